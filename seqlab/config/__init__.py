@@ -1,0 +1,1 @@
+"""Config schemas and validation: everything is checked before anything heavy starts."""

@@ -1,0 +1,115 @@
+"""Check the command line before Hydra starts a run: every group option exists, every key is known, and (for a
+single run) the composed config validates. Turns Hydra's multi-line composition errors into one ConfigError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from seqlab.config.validate import validate
+from seqlab.errors import ConfigError
+
+CONFIG_MODULE = "seqlab.conf"
+HANDS_OFF = ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc",
+             "--version", "--experimental-rerun")
+TAKES_VALUE = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p")
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], bool]:
+    """The overrides on a command line and whether it asks for a multirun."""
+    overrides, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in TAKES_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    return overrides, ("-m" in argv or "--multirun" in argv)
+
+
+def preflight(argv: list[str]) -> None:
+    """Raise ConfigError for the first problem a command line has; do nothing for --help and friends."""
+    if any(a.split("=")[0] in HANDS_OFF for a in argv):
+        return
+    overrides, multirun = split_argv(argv)
+    parsed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        _check_group_options(parsed)
+        for combo in _combinations(parsed):
+            cfg = compose_checked(combo)
+            if not multirun:
+                validate(cfg)
+    GlobalHydra.instance().clear()
+
+
+def _values(override: Override) -> list[str]:
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    try:
+        return list(override.sweep_string_iterator())
+    except Exception:  # interval sweeps (Optuna) have no finite list
+        return []
+
+
+def _check_group_options(parsed: list[Override]) -> None:
+    loader = GlobalHydra.instance().config_loader()
+    groups = set(loader.list_groups(""))
+    for override in parsed:
+        group = override.key_or_group
+        if group not in groups or override.is_delete():
+            continue
+        options = loader.get_group_options(group)
+        for value in _values(override):
+            if value not in options:
+                raise ConfigError(group, f"unknown option '{value}'", allowed=options)
+
+
+def _combinations(parsed: list[Override]) -> Iterator[list[str]]:
+    """The first value of every sweep with each value of one sweep in turn (linear, not the full grid)."""
+    choices = [[(o.get_key_element() + "=" + v) for v in _values(o)] or [None] for o in parsed]
+    first = [c[0] for c in choices]
+    yield [c for c in first if c]
+    for i, options in enumerate(choices):
+        for option in options[1:]:
+            combo = first[:i] + [option] + first[i + 1 :]
+            yield [c for c in combo if c]
+
+
+def compose_checked(overrides: list[str]) -> DictConfig:
+    """Compose the run config; a composition error becomes one ConfigError naming the key."""
+    try:
+        return compose(config_name="config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise _explain(exc, overrides) from None
+
+
+def _explain(exc: Exception, overrides: list[str]) -> ConfigError:
+    cause = exc.__cause__ or exc
+    key = getattr(cause, "full_key", None)
+    text = str(exc)
+    if "Could not override '" in text:
+        key = text.split("Could not override '")[1].split("'")[0]
+    if key and ("not in struct" in str(cause) or "Could not append" in text or "not found" in str(cause)):
+        parent, _, leaf = key.rpartition(".")
+        allowed = _keys_of(parent, [o for o in overrides if not o.startswith(key)])
+        return ConfigError(key, "unknown key", allowed=allowed)
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return ConfigError(key or "overrides", first)
+
+
+def _keys_of(parent: str, overrides: list[str]) -> list[str] | None:
+    try:
+        cfg = compose(config_name="config", overrides=[o for o in overrides if "=" in o and "." not in o.split("=")[0]])
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        return sorted(str(k) for k in node.keys()) if isinstance(node, DictConfig) else None
+    except Exception:
+        return None

@@ -1,0 +1,59 @@
+"""Check a composed run config before anything heavy starts: names, types, ranges, impossible combinations."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from seqlab import registry
+from seqlab.config.schema import to_dataclass
+from seqlab.config.trainer_args import trainer_defaults
+from seqlab.errors import ConfigError
+from seqlab.training.optim import SCHEDULES
+
+LOGGERS = ("csv", "wandb", "none")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError (one line: key, problem, allowed values) for the first problem found."""
+    for group in ("model", "task"):
+        if "name" not in cfg[group]:
+            raise ConfigError(f"{group}.name", "missing", allowed=registry.names(group))
+    model_cls = registry.get_model(cfg.model.name)
+    model_config = to_dataclass(model_cls.Config, cfg.model, "model")
+    model_cls(8, model_config)  # models check their own values in __init__; tiny and cheap
+    task_cls = registry.get_task(cfg.task.name)
+    to_dataclass(task_cls.Config, cfg.task, "task")
+    task_cls.check(cfg)
+    _check_trainer(cfg)
+    _check_optimizer(cfg)
+    kind = cfg.logger.get("kind")
+    if kind not in LOGGERS:
+        raise ConfigError("logger.kind", f"unknown logger '{kind}'", allowed=LOGGERS)
+
+
+def _check_trainer(cfg: DictConfig) -> None:
+    allowed = trainer_defaults()
+    for key in cfg.trainer:
+        if key not in allowed:
+            raise ConfigError(f"trainer.{key}", "not a Trainer argument seqlab passes on", allowed=sorted(allowed))
+    # seqlab optimizes manually (TBPTT), where Lightning refuses these two
+    if cfg.trainer.get("gradient_clip_val") is not None:
+        raise ConfigError("trainer.gradient_clip_val", "not used by seqlab: set optimizer.clip_grad_norm "
+                          "or optimizer.clip_grad_value instead", allowed=["null"])
+    if (cfg.trainer.get("accumulate_grad_batches") or 1) != 1:
+        raise ConfigError("trainer.accumulate_grad_batches", "not supported under TBPTT's manual optimization",
+                          allowed=[1])
+
+
+def _check_optimizer(cfg: DictConfig) -> None:
+    opt = cfg.optimizer
+    if "_target_" not in opt:
+        raise ConfigError("optimizer._target_", "missing (e.g. torch.optim.Adam)")
+    if opt.get("schedule", "constant") not in SCHEDULES:
+        raise ConfigError("optimizer.schedule", f"unknown schedule '{opt.schedule}'", allowed=SCHEDULES)
+    if not isinstance(opt.get("lr"), int | float) or opt.lr <= 0:
+        raise ConfigError("optimizer.lr", f"must be a positive number, got {opt.get('lr')!r}")
+    for key in ("clip_grad_norm", "clip_grad_value"):
+        value = opt.get(key)
+        if value is not None and (not isinstance(value, int | float) or value <= 0):
+            raise ConfigError(f"optimizer.{key}", f"must be a positive number or null, got {value!r}")

@@ -1,0 +1,1 @@
+"""Finding data files: the data directory, a user's explicit path, or a checked download."""

@@ -1,0 +1,1 @@
+"""Sequence models: (batch, time, features) + state -> (batch, time, hidden) + state. They know nothing of tasks."""

@@ -1,0 +1,67 @@
+"""One run: validate -> build task and model -> Trainer -> fit, test -> results.json in the run folder."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig
+
+from seqlab import registry
+from seqlab.config.validate import validate
+from seqlab.results import RESULTS_FILE, write_json
+from seqlab.resume import resolve_resume
+from seqlab.training.throughput import ThroughputMeter
+from seqlab.training.trainer import build_trainer, find_callback
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Train, validate and test the configured task; return (and write) the results."""
+    validate(cfg)
+    ckpt_path = resolve_resume(cfg.get("resume"), run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    task_cls = registry.get_task(cfg.task.name)
+    module, data = task_cls.build(cfg)
+    trainer = build_trainer(cfg, run_dir)
+    started = time.time()
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    fit_seconds = time.time() - started
+    metrics = _metrics(trainer, "val/", "train/")
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint else ""
+    if cfg.get("test", True) and trainer.limit_test_batches != 0:
+        trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
+        metrics.update(_metrics(trainer, "test/"))
+    meter = find_callback(trainer, ThroughputMeter)
+    results: dict[str, Any] = {
+        **metrics,
+        "task": cfg.task.name,
+        "model": cfg.model.name,
+        "trainable_parameters": sum(p.numel() for p in module.parameters() if p.requires_grad),
+        "model_parameters": module.encoder.num_parameters() if hasattr(module, "encoder") else None,
+        "tokens_seen": meter.tokens(module) * trainer.world_size,
+        "tokens_per_second": meter.tokens_per_second(module) * trainer.world_size,
+        "optimizer_steps": trainer.global_step,
+        "epochs": trainer.current_epoch,
+        "fit_seconds": fit_seconds,
+        "wall_seconds": time.time() - started,
+        "world_size": trainer.world_size,
+        "best_checkpoint": best or None,
+        "best_score": checkpoint.best_model_score if checkpoint else None,
+        "last_checkpoint": checkpoint.last_model_path if checkpoint else None,
+        "resumed_from": ckpt_path,
+        "run_dir": str(run_dir),
+    }
+    if trainer.is_global_zero:
+        write_json(run_dir / RESULTS_FILE, results)
+        log.info("results: %s", run_dir / RESULTS_FILE)
+    return results
+
+
+def _metrics(trainer: pl.Trainer, *prefixes: str) -> dict[str, float]:
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefixes)}

@@ -1,0 +1,1 @@
+"""Character-level language model (Karpathy's char-rnn) with sampling."""

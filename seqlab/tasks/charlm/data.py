@@ -1,0 +1,101 @@
+"""Character data: a vocabulary, an in-order train/val/test split of one text, and stream batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from seqlab.data.locate import Remote, locate
+from seqlab.errors import ConfigError, DataError
+from seqlab.training.stream import StreamBatches
+
+TINY_SHAKESPEARE = Remote(
+    url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+    sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+)
+
+
+class CharVocab:
+    """Characters of the corpus, sorted; ids are positions (char-rnn builds it on the whole file)."""
+
+    def __init__(self, chars: list[str]) -> None:
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> torch.Tensor:
+        missing = sorted({c for c in text if c not in self.index})
+        if missing:
+            raise DataError(f"prompt: characters not in the model's vocabulary: {''.join(missing)!r}")
+        return torch.tensor([self.index[c] for c in text], dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+def read_corpus(path: str | None) -> tuple[str, Path]:
+    """The corpus text and where it came from (tiny Shakespeare unless ``path`` is given)."""
+    source = locate("tinyshakespeare/input.txt", explicit=path, remote=TINY_SHAKESPEARE, key="task.data.path")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"task.data.path: {source} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise DataError(f"task.data.path: file is empty: {source}")
+    return text, source
+
+
+def split_stream(n: int, val_fraction: float, test_fraction: float) -> tuple[slice, slice, slice]:
+    """In-order split of ``n`` tokens: train | val | test."""
+    for key, frac in (("task.data.val_fraction", val_fraction), ("task.data.test_fraction", test_fraction)):
+        if not 0.0 < frac < 1.0:
+            raise ConfigError(key, f"must be in (0, 1), got {frac}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ConfigError("task.data.val_fraction", "val_fraction + test_fraction must be < 1")
+    n_val, n_test = int(n * val_fraction), int(n * test_fraction)
+    n_train = n - n_val - n_test
+    return slice(0, n_train), slice(n_train, n_train + n_val), slice(n_train + n_val, n)
+
+
+class CharDataModule(pl.LightningDataModule):
+    """Reads the corpus once (``prepare``), then serves per-rank stream batches."""
+
+    def __init__(self, cfg) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.vocab: CharVocab | None = None
+        self.ids: torch.Tensor | None = None
+        self.source: Path | None = None
+
+    def prepare(self) -> CharVocab:
+        """Read the text and build the vocabulary (needed before the model is built)."""
+        if self.vocab is None:
+            text, self.source = read_corpus(self.cfg.data.path)
+            self.vocab = CharVocab.from_text(text)
+            self.ids = self.vocab.encode(text)
+            self.splits = split_stream(len(self.ids), self.cfg.data.val_fraction, self.cfg.data.test_fraction)
+        return self.vocab
+
+    def _loader(self, part: int, name: str) -> DataLoader:
+        self.prepare()
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        stream = StreamBatches(self.ids[self.splits[part]], self.cfg.batch_size, self.cfg.seq_len, rank, world, name)
+        return DataLoader(stream, batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(0, "train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(1, "val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(2, "test")

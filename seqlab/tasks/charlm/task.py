@@ -1,0 +1,67 @@
+"""Task ``charlm``: config schema, checks, and the module/data pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from seqlab.errors import ConfigError
+from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.charlm.data import CharDataModule
+from seqlab.tasks.charlm.module import CharLMModule
+
+
+@dataclass
+class CharDataConfig:
+    path: str | None = None
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+
+
+@dataclass
+class SampleConfig:
+    every_n_val: int = 1
+    length: int = 200
+    temperature: float = 0.8
+    prompt: str = "\n"
+
+
+@dataclass
+class CharLMConfig:
+    name: str = "charlm"
+    data: CharDataConfig = field(default_factory=CharDataConfig)
+    batch_size: int = 64
+    seq_len: int = 100
+    tbptt_steps: int | None = 100
+    carry_state: bool = True
+    embedding_dim: int = 64
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+
+class CharLMTask(Task):
+    """Character-level language modelling with truncated BPTT on a contiguous stream."""
+
+    name = "charlm"
+    Config = CharLMConfig
+    module_class = CharLMModule
+    causal = True
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        super().check(cfg)
+        task = task_config(cfg)
+        for key in ("batch_size", "seq_len", "embedding_dim"):
+            if getattr(task, key) < 1:
+                raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
+        if task.tbptt_steps is not None and not 1 <= task.tbptt_steps <= task.seq_len:
+            raise ConfigError("task.tbptt_steps", f"must be in [1, task.seq_len={task.seq_len}] or null "
+                              f"(full BPTT over each batch), got {task.tbptt_steps}")
+        if task.sample.temperature < 0:
+            raise ConfigError("task.sample.temperature", f"must be >= 0, got {task.sample.temperature}")
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[CharLMModule, CharDataModule]:
+        data = CharDataModule(cfg.task)
+        vocab = data.prepare()
+        return CharLMModule(cfg, vocab.chars), data

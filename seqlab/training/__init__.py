@@ -1,0 +1,1 @@
+"""What several tasks share: the TBPTT loop, optimizers and schedules, callbacks, the Trainer."""

@@ -1,0 +1,76 @@
+"""Optimizer and learning-rate schedule from the ``optimizer`` config group.
+
+The group is a Hydra ``_target_``/``_partial_`` node for any ``torch.optim`` class plus seqlab's own keys
+(clipping and schedule), which are removed before the optimizer is instantiated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.errors import ConfigError
+
+SEQLAB_KEYS = ("clip_grad_norm", "clip_grad_value", "schedule", "warmup_steps", "min_lr_ratio", "step_size", "gamma")
+SCHEDULES = ("constant", "cosine", "linear", "step")
+
+
+@dataclass
+class ClipConfig:
+    """Gradient clipping: by global norm, by value, both or neither (``None``)."""
+
+    norm: float | None = None
+    value: float | None = None
+
+
+def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: DictConfig) -> torch.optim.Optimizer:
+    """Instantiate the optimizer node without seqlab's keys."""
+    node = OmegaConf.to_container(cfg, resolve=True)
+    for key in SEQLAB_KEYS:
+        node.pop(key, None)
+    try:
+        factory = instantiate(node)
+        return factory(params)
+    except Exception as exc:
+        raise ConfigError("optimizer", f"cannot build {node.get('_target_')}: {exc}") from exc
+
+
+def clip_config(cfg: DictConfig) -> ClipConfig:
+    return ClipConfig(norm=cfg.get("clip_grad_norm"), value=cfg.get("clip_grad_value"))
+
+
+def schedule_factor(cfg: DictConfig, total_steps: int):
+    """lr multiplier of optimizer step s: linear warm-up over ``warmup_steps``, then
+
+    constant: 1; cosine: r + (1 - r)(1 + cos(pi p))/2; linear: 1 - (1 - r) p; step: gamma^(s // step_size),
+    with p the fraction of the post-warm-up steps done and r = ``min_lr_ratio``."""
+    kind = cfg.get("schedule", "constant") or "constant"
+    if kind not in SCHEDULES:
+        raise ConfigError("optimizer.schedule", f"unknown schedule '{kind}'", allowed=SCHEDULES)
+    warm = int(cfg.get("warmup_steps", 0) or 0)
+    ratio = float(cfg.get("min_lr_ratio", 0.0) or 0.0)
+    step_size, gamma = int(cfg.get("step_size", 1000)), float(cfg.get("gamma", 0.5))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        p = min(1.0, (step - warm) / max(1, total_steps - warm))
+        if kind == "cosine":
+            return ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * p))
+        if kind == "linear":
+            return 1 - (1 - ratio) * p
+        if kind == "step":
+            return gamma ** (step // step_size)
+        return 1.0
+
+    return factor
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: DictConfig, total_steps: int):
+    """A LambdaLR stepped once per optimizer step (per TBPTT chunk)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, total_steps))

@@ -1,0 +1,188 @@
+"""Truncated backpropagation through time under Lightning 2 manual optimization.
+
+Lightning 2 removed ``truncated_bptt_steps``; this base class brings it back for every task. A training batch is
+split along time into chunks of ``k = task.tbptt_steps`` steps (``x.split(k, dim=1)``; the last chunk may be
+shorter); for each chunk: forward from the carried state, backward, clip, optimizer step, schedule step, and the
+state is detached before the next chunk. ``tbptt_steps=null`` is full BPTT (one chunk). With ``carry_state`` the
+detached state also flows from one batch to the next (a contiguous language-model stream); it is reset at the start
+of every epoch and of every validation/test pass. ``global_step`` counts optimizer steps, i.e. chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.errors import TrainingDiverged
+from seqlab.models.base import State, detach_state
+from seqlab.training.optim import build_optimizer, build_scheduler, clip_config
+
+
+@dataclass
+class StepResult:
+    """What a subclass returns for one chunk (training) or one batch (evaluation).
+
+    ``loss`` is the mean over the ``count`` predictions it covers (``None`` when the chunk has no target, e.g. an
+    early chunk of a many-to-one sequence); ``tokens`` is the number of input time steps consumed."""
+
+    loss: torch.Tensor | None
+    count: int
+    state: State = None
+    tokens: int = 0
+
+
+def split_time(batch: Any, k: int | None) -> list[Any]:
+    """Split every tensor of ``batch`` with a time dimension (dim >= 2, dim 1 = time) into chunks of ``k`` steps.
+
+    Tensors without a time dimension (labels, lengths) are repeated in every chunk. ``k=None`` returns ``[batch]``.
+    """
+    if k is None:
+        return [batch]
+    if isinstance(batch, torch.Tensor):
+        return list(batch.split(k, dim=1)) if batch.dim() >= 2 else None
+    if isinstance(batch, tuple | list):
+        parts = [split_time(b, k) for b in batch]
+        n = max((len(p) for p in parts if p is not None), default=1)
+        columns = [p if p is not None else [b] * n for p, b in zip(parts, batch)]
+        return [type(batch)(col[i] for col in columns) for i in range(n)]
+    if isinstance(batch, dict):
+        keys = list(batch)
+        return [dict(zip(keys, chunk)) for chunk in split_time([batch[k_] for k_ in keys], k)]
+    raise TypeError(f"cannot split a batch of type {type(batch).__name__}")
+
+
+class TBPTTModule(pl.LightningModule):
+    """Base LightningModule of seqlab tasks. Subclasses implement ``train_chunk`` and ``eval_batch``."""
+
+    def __init__(self, config: DictConfig | dict, **extras: Any) -> None:
+        """``config`` is the composed run config; ``extras`` (e.g. a vocabulary) are saved beside it in
+        ``hparams`` so that ``load_from_checkpoint(path)`` rebuilds the module with no other input."""
+        super().__init__()
+        self.automatic_optimization = False
+        cfg = config if isinstance(config, DictConfig) else OmegaConf.create(config)
+        self.cfg = cfg
+        self.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True), **extras})
+        self.tbptt_steps: int | None = cfg.task.get("tbptt_steps")
+        self.carry_state: bool = bool(cfg.task.get("carry_state", False))
+        self.clip = clip_config(cfg.optimizer)
+        self.tokens_seen = 0
+        self._train_state: State = None
+        self._eval_state: State = None
+        self._eval_sums: dict[str, list[float]] = {}
+
+    # ---- what subclasses provide ---------------------------------------------------------------------------
+    def train_chunk(self, chunk: Any, state: State) -> StepResult:
+        """Forward one chunk from ``state``; return the mean loss and the new (attached) state."""
+        raise NotImplementedError
+
+    def eval_batch(self, batch: Any, state: State, stage: str) -> StepResult:
+        """Forward one whole evaluation batch; the base class accumulates ``loss * count``."""
+        raise NotImplementedError
+
+    def derived_metrics(self, loss: float) -> dict[str, float]:
+        """Metrics computed from the mean evaluation loss (e.g. bits per char, perplexity)."""
+        return {}
+
+    def split_batch(self, batch: Any) -> list[Any]:
+        return split_time(batch, self.tbptt_steps)
+
+    # ---- training --------------------------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._train_state = None
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        opt = self.optimizers()
+        sched = self.lr_schedulers()
+        state = self._train_state if self.carry_state else None
+        loss_sum, count = 0.0, 0
+        for chunk in self.split_batch(batch):
+            result = self.train_chunk(chunk, state)
+            self.tokens_seen += result.tokens
+            if result.loss is not None:
+                self._check_finite(result.loss)
+                opt.zero_grad(set_to_none=True)
+                self.manual_backward(result.loss)
+                self.clip_and_step(opt, sched)
+                loss_sum += result.loss.item() * result.count
+                count += result.count
+            state = detach_state(result.state)
+        self._train_state = state if self.carry_state else None
+        if count:
+            self.log("train/loss", loss_sum / count, prog_bar=True, on_step=True, on_epoch=False)
+
+    def clip_and_step(self, opt: Any, sched: Any) -> None:
+        """Clip (by norm and/or value, through Lightning so precision plugins unscale first), then step."""
+        if self.clip.norm:
+            self.clip_gradients(opt, gradient_clip_val=self.clip.norm, gradient_clip_algorithm="norm")
+        if self.clip.value:
+            self.clip_gradients(opt, gradient_clip_val=self.clip.value, gradient_clip_algorithm="value")
+        opt.step()
+        if sched is not None:
+            sched.step()
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training stopped: non-finite loss ({loss.item()}) at step {self.global_step}; "
+                "the last good checkpoint is kept (try a lower optimizer.lr or optimizer.clip_grad_norm)"
+            )
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.parameters(), self.cfg.optimizer)
+        chunks = self.chunks_per_batch()
+        total = max(1, int(self.trainer.estimated_stepping_batches) * chunks)
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.cfg.optimizer, total)}
+
+    def chunks_per_batch(self) -> int:
+        """Optimizer steps per training batch (for the length of the LR schedule)."""
+        seq_len = self.cfg.task.get("seq_len")
+        if self.tbptt_steps is None or not seq_len:
+            return 1
+        return math.ceil(seq_len / self.tbptt_steps)
+
+    # ---- evaluation ------------------------------------------------------------------------------------------
+    def _eval_start(self) -> None:
+        self._eval_state = None
+        self._eval_sums = {}
+
+    def _eval_step(self, batch: Any, stage: str) -> None:
+        result = self.eval_batch(batch, self._eval_state if self.carry_state else None, stage)
+        self._eval_state = detach_state(result.state) if self.carry_state else None
+        sums = self._eval_sums.setdefault(stage, [0.0, 0.0])
+        sums[0] += float(result.loss) * result.count
+        sums[1] += result.count
+
+    def _eval_end(self, stage: str) -> dict[str, float]:
+        loss_sum, count = self._eval_sums.get(stage, [0.0, 0.0])
+        totals = torch.tensor([loss_sum, count], dtype=torch.float64, device=self.device)
+        totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+        if totals[1] == 0:
+            return {}
+        loss = float(totals[0] / totals[1])
+        metrics = {"loss": loss, **self.derived_metrics(loss)}
+        for name, value in metrics.items():
+            self.log(f"{stage}/{name}", value, prog_bar=(name == "loss"), sync_dist=False)
+        return metrics
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_start()
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_start()
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")

@@ -1,0 +1,38 @@
+"""The Lightning Trainer of one run: trainer.* keys + hardware group + seqlab's callbacks and logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from seqlab.training.loggers import build_logger
+from seqlab.training.throughput import ThroughputMeter
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
+    """A Trainer writing checkpoints to ``run_dir/checkpoints`` (best by ``checkpoint.monitor`` and last)."""
+    ck = cfg.checkpoint
+    checkpoint = ModelCheckpoint(
+        dirpath=str(run_dir / "checkpoints"),
+        filename="best-{step}",
+        monitor=ck.monitor,
+        mode=ck.mode,
+        save_last=ck.save_last,
+        save_top_k=ck.save_top_k,
+        auto_insert_metric_name=False,
+    )
+    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), *(extra_callbacks or [])]
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return pl.Trainer(
+        **kwargs,
+        logger=build_logger(cfg, run_dir) or False,
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
+    )
+
+
+def find_callback(trainer: pl.Trainer, kind: type) -> object | None:
+    return next((cb for cb in trainer.callbacks if isinstance(cb, kind)), None)
