@@ -132,7 +132,7 @@ def owner(kind: str, name: str) -> str:
 
 
 def config_packages() -> list[tuple[str, str]]:
-    """(distribution, package) of every enabled plugin's config folder, e.g. ('seqlab-indrnn', 'seqlab_indrnn.conf')."""
+    """(distribution, package) of each enabled plugin's config folder, e.g. ('seqlab-indrnn', 'seqlab_indrnn.conf')."""
     out = []
     for ep in entry_points(group=GROUPS["conf"]):
         dist, _ = _dist_of(ep)
@@ -142,7 +142,7 @@ def config_packages() -> list[tuple[str, str]]:
 
 
 def plugins() -> list[PluginInfo]:
-    """Every installed distribution that declares seqlab entry points (built-ins first), loading each to report errors."""
+    """(distribution, package) of each enabled plugin's conf folder, e.g. ('seqlab-indrnn', 'seqlab_indrnn.conf')."""
     infos: dict[str, PluginInfo] = {}
     for kind, group in GROUPS.items():
         for ep in entry_points(group=group):

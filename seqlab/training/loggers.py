@@ -1,4 +1,4 @@
-"""Metric loggers from the ``logger`` group: ``csv`` (default), ``wandb`` (offline without a key or network), ``none``."""
+"""Metric loggers of the ``logger`` group: ``csv`` (default), ``wandb`` (offline without key or network), ``none``."""
 
 from __future__ import annotations
 
@@ -34,9 +34,8 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
 
 
 def build_wandb(cfg: DictConfig, run_dir: Path, run_id: str | None = None) -> Logger:
-    from pytorch_lightning.loggers import WandbLogger
-
     import wandb
+    from pytorch_lightning.loggers import WandbLogger
 
     node = cfg.logger
     mode = wandb_mode(node.get("mode", "auto"))

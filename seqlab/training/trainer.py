@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytorch_lightning as pl
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from seqlab.errors import ConfigError
 from seqlab.training.loggers import build_logger
 from seqlab.training.throughput import ThroughputMeter
 
@@ -24,7 +27,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
         save_top_k=ck.save_top_k,
         auto_insert_metric_name=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), *(extra_callbacks or [])]
+    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), *configured_callbacks(cfg, run_dir),
+                                    *(extra_callbacks or [])]
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     return pl.Trainer(
         **kwargs,
@@ -32,6 +36,22 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
         callbacks=callbacks,
         default_root_dir=str(run_dir),
     )
+
+
+def configured_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
+    """Callbacks of the ``callbacks`` group: each entry with a ``_target_`` is instantiated; a ``run_dir``
+    argument, when the class takes one, is the run folder."""
+    out = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if node is None or "_target_" not in node:
+            continue
+        target = get_class(node._target_)
+        extra = {"run_dir": str(run_dir)} if "run_dir" in inspect.signature(target).parameters else {}
+        try:
+            out.append(instantiate(node, **extra))
+        except Exception as exc:
+            raise ConfigError(f"callbacks.{name}", f"cannot build {node._target_}: {exc}") from exc
+    return out
 
 
 def find_callback(trainer: pl.Trainer, kind: type) -> object | None:
