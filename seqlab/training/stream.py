@@ -33,11 +33,13 @@ class StreamBatches(IterableDataset):
         self.inputs = shard[: columns * batch_size].view(batch_size, columns)
         self.targets = shard[1 : columns * batch_size + 1].view(batch_size, columns)
         self.seq_len = seq_len
+        self.skip_batches = 0  # set by ExactResume: batches of the current epoch already trained on
 
     def __len__(self) -> int:
         return math.ceil(self.inputs.size(1) / self.seq_len)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for start in range(0, self.inputs.size(1), self.seq_len):
+        first, self.skip_batches = self.skip_batches * self.seq_len, 0
+        for start in range(first, self.inputs.size(1), self.seq_len):
             end = start + self.seq_len
             yield self.inputs[:, start:end], self.targets[:, start:end]

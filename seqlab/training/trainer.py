@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqlab.errors import ConfigError
+from seqlab.training.exact_resume import ExactResume
 from seqlab.training.loggers import build_logger
 from seqlab.training.throughput import ThroughputMeter
 
@@ -27,7 +28,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
         save_top_k=ck.save_top_k,
         auto_insert_metric_name=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), *configured_callbacks(cfg, run_dir),
+    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), ExactResume(), *configured_callbacks(cfg, run_dir),
                                     *(extra_callbacks or [])]
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     return pl.Trainer(
