@@ -14,6 +14,7 @@ from seqlab import registry
 from seqlab.config.validate import validate
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
+from seqlab.training.ddp import launch_environment_restored, launch_ranks_as_this_job
 from seqlab.training.throughput import ThroughputMeter
 from seqlab.training.trainer import build_trainer, find_callback
 
@@ -27,7 +28,17 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task_cls = registry.get_task(cfg.task.name)
     module, data = task_cls.build(cfg)
-    trainer = build_trainer(cfg, run_dir)
+    launch_ranks_as_this_job()
+    with launch_environment_restored():
+        trainer = build_trainer(cfg, run_dir)
+        try:
+            return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
+        finally:
+            _finish(trainer)
+
+
+def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: pl.LightningModule,
+                  data: pl.LightningDataModule, ckpt_path: str | None) -> dict[str, Any]:
     started = time.time()
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     fit_seconds = time.time() - started
@@ -44,13 +55,14 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "model": cfg.model.name,
         "trainable_parameters": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "model_parameters": module.encoder.num_parameters() if hasattr(module, "encoder") else None,
-        "tokens_seen": meter.tokens(module) * trainer.world_size,
-        "tokens_per_second": meter.tokens_per_second(module) * trainer.world_size,
+        "tokens_seen": sum(_gather(meter.tokens(module))),
+        "tokens_per_second": sum(_gather(meter.tokens_per_second(module))),
         "optimizer_steps": trainer.global_step,
         "epochs": trainer.current_epoch,
         "fit_seconds": fit_seconds,
         "wall_seconds": time.time() - started,
         "world_size": trainer.world_size,
+        "train_shards": _gather(getattr(data, "shard", None)),
         "best_checkpoint": best or None,
         "best_score": checkpoint.best_model_score if checkpoint else None,
         "last_checkpoint": checkpoint.last_model_path if checkpoint else None,
@@ -61,6 +73,31 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         write_json(run_dir / RESULTS_FILE, results)
         log.info("results: %s", run_dir / RESULTS_FILE)
     return results
+
+
+def _finish(trainer: pl.Trainer) -> None:
+    """End what this run started, so the next job of a multirun starts clean: the W&B run, the process group."""
+    import torch.distributed as dist
+
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger":
+            import wandb
+
+            wandb.finish()
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def _gather(value: Any) -> list[Any]:
+    """``value`` from every rank (rank order); ``[value]`` outside DDP."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return [value]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, value)
+    return out
 
 
 def _metrics(trainer: pl.Trainer, *prefixes: str) -> dict[str, float]:

@@ -52,7 +52,7 @@ def test_every_trainer_argument_is_a_key():
 @pytest.mark.parametrize(
     ("argv", "key", "fragment"),
     [
-        (["model=lstmx"], "model", "allowed: gru, lstm, rnn"),
+        (["model=lstmx"], "model", "allowed: "),
         (["model.hidden_sizex=3"], "model.hidden_sizex", "hidden_size"),
         (["model.hidden_size=abc"], "model.hidden_size", "int"),
         (["model.num_layers=0"], "model.num_layers", ">= 1"),
@@ -67,6 +67,8 @@ def test_every_trainer_argument_is_a_key():
     ],
 )
 def test_bad_input_is_one_clear_error(argv, key, fragment):
+    if fragment == "allowed: ":
+        fragment += ", ".join(sorted(group_options("model")))
     with pytest.raises(ConfigError) as info:
         preflight(argv)
     message = str(info.value)

@@ -102,6 +102,10 @@ def _explain(exc: Exception, overrides: list[str]) -> ConfigError:
         parent, _, leaf = key.rpartition(".")
         allowed = _keys_of(parent, [o for o in overrides if not o.startswith(key)])
         return ConfigError(key, "unknown key", allowed=allowed)
+    if "hydra/sweeper/optuna" in text:
+        return ConfigError("hparams_search", "needs the Optuna sweeper: pip install 'seqlab[optuna]'")
+    if "hydra/launcher/submitit" in text:
+        return ConfigError("hardware", "slurm needs the submitit launcher: pip install 'seqlab[slurm]'")
     first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return ConfigError(key or "overrides", first)
 

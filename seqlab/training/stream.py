@@ -24,6 +24,7 @@ class StreamBatches(IterableDataset):
         super().__init__()
         usable = (len(tokens) - 1) // world_size
         shard = tokens[rank * usable : rank * usable + usable + 1]
+        self.shard = {"rank": rank, "start": rank * usable, "tokens": usable}
         columns = (len(shard) - 1) // batch_size
         if columns < 2:
             raise DataError(

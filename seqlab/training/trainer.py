@@ -46,9 +46,9 @@ def configured_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
     for name, node in (cfg.get("callbacks") or {}).items():
         if node is None or "_target_" not in node:
             continue
-        target = get_class(node._target_)
-        extra = {"run_dir": str(run_dir)} if "run_dir" in inspect.signature(target).parameters else {}
         try:
+            target = get_class(node._target_)
+            extra = {"run_dir": str(run_dir)} if "run_dir" in inspect.signature(target).parameters else {}
             out.append(instantiate(node, **extra))
         except Exception as exc:
             raise ConfigError(f"callbacks.{name}", f"cannot build {node._target_}: {exc}") from exc

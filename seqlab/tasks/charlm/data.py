@@ -89,6 +89,8 @@ class CharDataModule(pl.LightningDataModule):
         self.prepare()
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         stream = StreamBatches(self.ids[self.splits[part]], self.cfg.batch_size, self.cfg.seq_len, rank, world, name)
+        if name == "train":
+            self.shard = stream.shard
         return DataLoader(stream, batch_size=None)
 
     def train_dataloader(self) -> DataLoader:

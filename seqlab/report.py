@@ -1,0 +1,321 @@
+"""``python -m seqlab.report PATH [PATH ...] [sort=val/loss] [order=auto] [columns=a,b] [curve=val/loss] [out=DIR]``
+
+Compare runs: every run folder (one holding ``.hydra/``) under the PATHs, a multirun folder or single run folders.
+Prints a table (the overrides that differ between runs, final metrics from results.json, trainable parameters,
+tokens/s, wall time) sorted by one metric, failed runs last with their reason; writes it as ``report.csv`` and
+``report.md`` and draws the validation curve of every run (``csv/metrics.csv``) into ``report_curves.png`` in ``out``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqlab.cli_args import parse_key_values
+from seqlab.errors import ConfigError, SeqlabError
+from seqlab.results import FAILED_FILE, RESULTS_FILE
+
+METRIC_PREFIXES = ("val/", "test/")
+COST_COLUMNS = {"params": "trainable_parameters", "tokens/s": "tokens_per_second", "wall s": "wall_seconds"}
+LOWER_IS_BETTER = ("loss", "bpc", "ppl", "perplexity", "error", "err", "mse", "mae", "rmse", "wer", "cer")
+ORDERS = ("auto", "min", "max")
+SPEC: dict[str, tuple[type, Any]] = {
+    "sort": (str, "val/loss"), "order": (str, "auto"), "columns": (str, None), "curve": (str, None),
+    "out": (str, None), "plot": (bool, True),
+}
+
+
+@dataclass
+class Run:
+    """One run folder: its overrides (key -> value, as typed), status ok | failed | incomplete, and outcome."""
+
+    path: Path
+    overrides: dict[str, str]
+    status: str
+    results: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    num: int | None = None
+
+    def value(self, key: str) -> Any:
+        """A results.json entry, an override, or a cost column (``params``, ``tokens/s``, ``wall s``)."""
+        if key in COST_COLUMNS:
+            return self.results.get(COST_COLUMNS[key])
+        return self.results[key] if key in self.results else self.overrides.get(key)
+
+
+def read_run(folder: Path) -> Run:
+    """Read ``folder/.hydra/overrides.yaml`` and results.json or failed.json (neither: still running or crashed)."""
+    hydra_dir = folder / ".hydra"
+    overrides = _load_yaml(hydra_dir / "overrides.yaml") or []
+    hydra_cfg = _load_yaml(hydra_dir / "hydra.yaml") or {}
+    num = (hydra_cfg.get("hydra", {}).get("job", {}) or {}).get("num")
+    parsed = dict(split_override(str(o)) for o in overrides)
+    if (folder / RESULTS_FILE).is_file():
+        results = _load_json(folder / RESULTS_FILE)
+        if results is not None:
+            return Run(folder, parsed, "ok", results, num=num)
+        return Run(folder, parsed, "failed", error=f"unreadable {RESULTS_FILE}", num=num)
+    if (folder / FAILED_FILE).is_file():
+        failed = _load_json(folder / FAILED_FILE) or {}
+        return Run(folder, parsed, "failed", error=str(failed.get("error", f"unreadable {FAILED_FILE}")), num=num)
+    return Run(folder, parsed, "incomplete", error=f"no {RESULTS_FILE} (still running, or crashed: see the log)",
+               num=num)
+
+
+def find_runs(paths: Iterable[Path]) -> list[Run]:
+    """Every run folder at or under the given paths, each once, in job-number then path order."""
+    folders: dict[Path, None] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_dir():
+            raise ConfigError("PATH", f"'{path}' is not a folder (give a multirun folder or run folders)")
+        for hydra_dir in sorted(path.glob("**/.hydra")):
+            folders[hydra_dir.parent.resolve()] = None
+    runs = [read_run(f) for f in folders]
+    return sorted(runs, key=lambda r: (str(r.path.parent), r.num if r.num is not None else -1, str(r.path)))
+
+
+def split_override(text: str) -> tuple[str, str]:
+    """``model.num_layers=2`` -> (``model.num_layers``, ``2``); ``+key=v`` and ``~key`` keep their prefix."""
+    key, sep, value = text.partition("=")
+    return key, value if sep else ""
+
+
+def differing_keys(runs: Sequence[Run]) -> list[str]:
+    """Override keys whose value is not the same in every run (in first-seen order)."""
+    keys: dict[str, None] = {k: None for r in runs for k in r.overrides}
+    return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+
+
+def common_overrides(runs: Sequence[Run]) -> list[str]:
+    differ = set(differing_keys(runs))
+    first = runs[0].overrides if runs else {}
+    return [f"{k}={v}" for k, v in first.items() if k not in differ]
+
+
+def direction(metric: str, order: str = "auto") -> str:
+    """``min`` or ``max``: ``order`` unless ``auto``, then ``min`` for losses and errors, ``max`` otherwise."""
+    if order not in ORDERS:
+        raise ConfigError("order", f"unknown order '{order}'", allowed=ORDERS)
+    if order != "auto":
+        return order
+    leaf = metric.rsplit("/", 1)[-1].lower()
+    return "min" if leaf.endswith(LOWER_IS_BETTER) else "max"
+
+
+def as_number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def sort_runs(runs: Sequence[Run], metric: str, order: str = "auto") -> list[Run]:
+    """Best first by ``metric``; runs without a finite value (failed, missing, NaN) last, in their order."""
+    sign = 1.0 if direction(metric, order) == "min" else -1.0
+    scored = [r for r in runs if as_number(r.value(metric)) is not None]
+    rest = [r for r in runs if as_number(r.value(metric)) is None]
+    return sorted(scored, key=lambda r: sign * as_number(r.value(metric))) + rest
+
+
+def metric_columns(runs: Sequence[Run], sort: str) -> list[str]:
+    """The sort metric first, then every other val/ and test/ metric any run reports."""
+    names = sorted({k for r in runs for k in r.results if k.startswith(METRIC_PREFIXES)},
+                   key=lambda k: (METRIC_PREFIXES.index(k.split("/")[0] + "/"), k))
+    return [sort] + [n for n in names if n != sort]
+
+
+def build_table(runs: Sequence[Run], sort: str, columns: Sequence[str] | None = None) -> tuple[list[str], list[list]]:
+    """Header and rows (raw values): run, status, the differing overrides, metrics, cost columns, error."""
+    metrics = list(columns) if columns else metric_columns(runs, sort)
+    header = ["run", "status", *differing_keys(runs), *metrics, *COST_COLUMNS, "error"]
+    root = _common_parent([r.path for r in runs])
+    rows = []
+    for run in runs:
+        name = str(run.path.relative_to(root)) if root and run.path != root else run.path.name
+        cells = [run.value(k) for k in header[2:-1]]
+        rows.append([name, run.status, *cells, run.error or ""])
+    return header, rows
+
+
+def fmt(value: Any) -> str:
+    """Numbers with 4 significant digits (integers whole), None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or (value.is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Aligned plain text; numbers right-aligned."""
+    cells = [[fmt(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    numeric = [all(isinstance(r[i], int | float) or r[i] is None for r in rows) for i in range(len(header))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(fmt(v)) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return path
+
+
+def curve(run: Run, metric: str = "val/loss") -> list[tuple[int, float]]:
+    """(step, value) pairs of ``metric`` from the run's ``csv/metrics.csv``. Its ``step`` is Lightning's logging
+    step, which counts training batches under manual optimization (``global_step`` counts TBPTT chunks)."""
+    path = run.path / "csv" / "metrics.csv"
+    if not path.is_file():
+        return []
+    points = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            value, step = as_number(row.get(metric)), as_number(row.get("step"))
+            if value is not None and step is not None:
+                points.append((int(step), value))
+    return points
+
+
+def plot_curves(runs: Sequence[Run], metric: str, path: Path, labels: Sequence[str]) -> int:
+    """Draw every run's ``metric`` against step in one PNG; return how many runs had a curve (0: no file)."""
+    curves = [(label, curve(run, metric)) for run, label in zip(runs, labels)]
+    curves = [(label, points) for label, points in curves if points]
+    if not curves:
+        return 0
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, points in curves:
+        steps, values = zip(*points)
+        ax.plot(steps, values, marker="o" if len(points) < 20 else None, markersize=3, label=label)
+    ax.set_xlabel("logged step (training batches; global_step counts TBPTT chunks)")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} of {len(curves)} runs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return len(curves)
+
+
+def run_label(run: Run, keys: Sequence[str]) -> str:
+    parts = [f"{k}={run.overrides[k]}" for k in keys if k in run.overrides]
+    return " ".join(parts) or run.path.name
+
+
+def report(paths: Sequence[Path], sort: str = "val/loss", order: str = "auto", columns: Sequence[str] | None = None,
+           curve_metric: str | None = None, out: Path | None = None, plot: bool = True) -> dict[str, Any]:
+    """Collect, sort, print and write; return the table and the written files."""
+    runs = find_runs(paths)
+    if not runs:
+        raise ConfigError("PATH", f"no run folders (with .hydra/) under {', '.join(map(str, paths))}")
+    reported = sorted({k for r in runs for k in r.results if k.startswith(("val/", "test/", "train/"))})
+    if reported and not any(as_number(r.value(sort)) is not None for r in runs):
+        raise ConfigError("sort", f"no run reports '{sort}'", allowed=reported)
+    runs = sort_runs(runs, sort, order)
+    header, rows = build_table(runs, sort, columns)
+    out = Path(out) if out else (Path(paths[0]) if len(paths) == 1 else Path.cwd())
+    out.mkdir(parents=True, exist_ok=True)
+    common = common_overrides(runs)
+    ok = sum(r.status == "ok" for r in runs)
+    title = f"{len(runs)} runs ({ok} ok), sorted by {sort} ({direction(sort, order)}imum first)"
+    files = {"csv": write_csv(out / "report.csv", header, rows), "md": out / "report.md"}
+    md = [f"# Runs: {title}", "", f"Common overrides: `{' '.join(common)}`" if common else "", "",
+          markdown_table(header, rows), ""]
+    files["md"].write_text("\n".join(md))
+    print(title)
+    if common:
+        print("common overrides: " + " ".join(common))
+    print(text_table(header[:-1], [r[:-1] for r in rows]))
+    for run, row in zip(runs, rows):
+        if run.status != "ok":
+            print(f"{run.status}: {row[0]}: {run.error}")
+    if plot:
+        metric = curve_metric or (sort if sort.startswith("val/") else "val/loss")
+        keys = differing_keys(runs)
+        drawn = plot_curves(runs, metric, out / "report_curves.png", [run_label(r, keys) for r in runs])
+        if drawn:
+            files["png"] = out / "report_curves.png"
+        else:
+            print(f"no {metric} curves (csv/metrics.csv) to draw")
+    print("wrote " + ", ".join(str(p) for p in files.values()))
+    return {"header": header, "rows": rows, "runs": runs, "files": files}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return
+    paths = [a for a in argv if "=" not in a or Path(a).exists()]
+    try:
+        opts = parse_key_values([a for a in argv if a not in paths], SPEC)
+        if not paths:
+            raise ConfigError("PATH", "missing: give a multirun folder or run folders (outputs/multirun/DAY/TIME)")
+        columns = [c.strip() for c in opts["columns"].split(",") if c.strip()] if opts["columns"] else None
+        report([Path(p) for p in paths], sort=opts["sort"], order=opts["order"], columns=columns,
+               curve_metric=opts["curve"], out=opts["out"], plot=opts["plot"])
+    except SeqlabError as exc:
+        print(f"seqlab.report: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _common_parent(paths: Sequence[Path]) -> Path | None:
+    if not paths:
+        return None
+    parts = list(paths[0].parts)
+    for p in paths[1:]:
+        n = 0
+        while n < min(len(parts), len(p.parts)) and parts[n] == p.parts[n]:
+            n += 1
+        parts = parts[:n]
+    return Path(*parts) if parts else None
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text()) if path.is_file() else None
+    except yaml.YAMLError:
+        return None
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""DDP under Hydra: every rank runs this one job, in this job's folder.
+
+Lightning's ``ddp`` strategy starts ranks 1..N-1 by re-running the command line. Under Hydra it appends
+``hydra.run.dir=<run.dir>``, which in a multirun re-executes the whole sweep in each rank (and points at the
+``run`` folder, not the job's). :func:`launch_ranks_as_this_job` makes the children run
+``python -m seqlab <this job's overrides> hydra.run.dir=<this job's folder>`` instead: one run folder per job,
+however many ranks, in a single run and in a multirun alike.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+# what Lightning's launcher exports into the launching process; left set, the next job of a multirun would take
+# itself for an externally launched rank and wait for peers that never start
+LAUNCH_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+def job_command(local_rank: int) -> tuple[Sequence[str], str]:
+    """The command and working directory that start rank ``local_rank`` of the current Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    command = [sys.executable, "-m", "seqlab", *hc.overrides.task,
+               f"hydra.run.dir={hc.runtime.output_dir}", f"hydra.job.name=ddp_rank_{local_rank}",
+               "hydra.output_subdir=null"]
+    return command, hc.runtime.cwd
+
+
+def launch_ranks_as_this_job() -> None:
+    """Point Lightning's subprocess launcher at :func:`job_command` (a no-op outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    import pytorch_lightning.strategies.launchers.subprocess_script as launcher
+
+    launcher._hydra_subprocess_cmd = job_command
+
+
+@contextmanager
+def launch_environment_restored() -> Iterator[None]:
+    """Restore the DDP launch variables after a run to what they were before it."""
+    saved = {key: os.environ.get(key) for key in LAUNCH_ENV}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
