@@ -2,17 +2,27 @@
 
 Models and tasks are discovered through Python entry points (groups ``seqlab.models``, ``seqlab.tasks``,
 ``seqlab.conf``); seqlab's own built-ins are declared in its pyproject.toml exactly like a third-party plugin's.
-``SEQLAB_DISABLE_PLUGINS`` (``all`` or a comma-separated list of distribution names) turns third-party plugins off.
-A plugin whose entry point fails to import is reported by name and skipped; two distributions registering one name
-raise :class:`PluginError` naming both.
+A ``seqlab.conf`` entry point names a config package (e.g. ``seqlab_indrnn.conf``) whose YAML files join Hydra's
+search path as group options (``model/indrnn.yaml`` -> ``model=indrnn``).
+
+Rules:
+- ``SEQLAB_DISABLE_PLUGINS`` (``all`` or a comma-separated list of distribution names) turns plugins off.
+- A plugin that fails to import is reported by name with its error (a warning; ``python -m seqlab.plugins``) and
+  skipped; every other plugin and the built-ins keep working.
+- Two distributions registering one model/task name raise :class:`PluginError` naming both.
+- A plugin's YAML never replaces (or hides behind) an option another distribution ships: :func:`check_plugins`
+  raises :class:`PluginError` naming the plugin and the option.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -21,28 +31,32 @@ from seqlab.errors import ConfigError, PluginError
 log = logging.getLogger(__name__)
 
 BUILTIN_DIST = "seqlab"
+BUILTIN_CONF = "seqlab.conf"
+HYDRA_DIST = "hydra-core"
+DISABLE_ENV = "SEQLAB_DISABLE_PLUGINS"
 GROUPS = {"model": "seqlab.models", "task": "seqlab.tasks", "conf": "seqlab.conf"}
 
 
-@dataclass
-class PluginInfo:
-    """What one installed distribution contributes."""
-
-    dist: str
-    version: str
-    models: list[str] = field(default_factory=list)
-    tasks: list[str] = field(default_factory=list)
-    conf: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+def normalize(dist: str) -> str:
+    """A distribution name as pip compares them (``Seqlab_IndRNN`` -> ``seqlab-indrnn``)."""
+    return dist.strip().lower().replace("_", "-").replace(".", "-")
 
 
 def disabled_plugins() -> set[str] | None:
     """Distribution names turned off by SEQLAB_DISABLE_PLUGINS; ``None`` means all third-party plugins."""
-    raw = os.environ.get("SEQLAB_DISABLE_PLUGINS", "").strip()
+    raw = os.environ.get(DISABLE_ENV, "").strip()
     if not raw:
         return set()
-    names = {n.strip().lower().replace("_", "-") for n in raw.split(",") if n.strip()}
+    names = {normalize(n) for n in raw.split(",") if n.strip()}
     return None if names & {"all", "1", "true", "yes"} else names
+
+
+def enabled(dist: str) -> bool:
+    """Whether a distribution's entry points are used (seqlab's own always are)."""
+    if normalize(dist) == BUILTIN_DIST:
+        return True
+    off = disabled_plugins()
+    return off is not None and normalize(dist) not in off
 
 
 def _dist_of(ep: EntryPoint) -> tuple[str, str]:
@@ -52,11 +66,9 @@ def _dist_of(ep: EntryPoint) -> tuple[str, str]:
     return (dist.metadata["Name"], dist.version)
 
 
-def _enabled(dist: str) -> bool:
-    if dist == BUILTIN_DIST:
-        return True
-    off = disabled_plugins()
-    return off is not None and dist.lower().replace("_", "-") not in off
+def _world() -> tuple[str, tuple[str, ...]]:
+    """What discovery depends on; part of every cache key, so changing sys.path or the env re-discovers."""
+    return (os.environ.get(DISABLE_ENV, ""), tuple(sys.path))
 
 
 @dataclass
@@ -66,29 +78,55 @@ class _Entry:
     dist: str
 
 
-@cache
-def _entries(kind: str) -> dict[str, _Entry]:
-    """name -> entry for one kind, enabled distributions only; name clashes raise."""
+@dataclass
+class ConfSource:
+    """One distribution's config package and the options (``group/option``) it ships."""
+
+    dist: str
+    package: str
+    location: str = ""
+    options: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+# ---- models and tasks -----------------------------------------------------------------------------------------
+def _scan(kind: str) -> tuple[dict[str, _Entry], list[tuple[str, tuple[str, str]]]]:
+    """name -> entry of one kind (enabled distributions only) and the name clashes found (message, both dists)."""
     found: dict[str, _Entry] = {}
+    clashes: list[tuple[str, tuple[str, str]]] = []
     for ep in entry_points(group=GROUPS[kind]):
         dist, _ = _dist_of(ep)
-        if not _enabled(dist):
+        if not enabled(dist):
             continue
-        if ep.name in found and found[ep.name].dist != dist:
+        if ep.name in found and normalize(found[ep.name].dist) != normalize(dist):
             other = found[ep.name].dist
-            raise PluginError(
+            clashes.append((
                 f"{kind} name '{ep.name}' is registered by two packages: '{other}' and '{dist}'; "
-                f"uninstall one or disable it with SEQLAB_DISABLE_PLUGINS={dist}"
-            )
+                f"uninstall one or disable it with {DISABLE_ENV}={dist if other == BUILTIN_DIST else other}",
+                (other, dist),
+            ))
+            continue
         found[ep.name] = _Entry(ep.name, ep, dist)
+    return found, clashes
+
+
+@cache
+def _entries(kind: str, world: tuple | None = None) -> dict[str, _Entry]:
+    found, clashes = _scan(kind)
+    if clashes:
+        raise PluginError(clashes[0][0])
     return found
+
+
+def _current(kind: str) -> dict[str, _Entry]:
+    return _entries(kind, _world())
 
 
 _load_errors: dict[tuple[str, str], str] = {}
 
 
 def _load(kind: str, name: str) -> Any | None:
-    entry = _entries(kind)[name]
+    entry = _current(kind)[name]
     try:
         return entry.ep.load()
     except Exception as exc:  # a broken plugin must not take the others down
@@ -101,14 +139,16 @@ def _load(kind: str, name: str) -> Any | None:
 
 def names(kind: str) -> list[str]:
     """Registered names of one kind (``model`` or ``task``), sorted."""
-    return sorted(_entries(kind))
+    return sorted(_current(kind))
 
 
 def get(kind: str, name: str) -> Any:
     """The class registered under ``name``; a clear ConfigError when unknown or broken."""
-    entries = _entries(kind)
+    entries = _current(kind)
     if name not in entries:
-        raise ConfigError(f"{kind}.name", f"unknown {kind} '{name}'", allowed=sorted(entries))
+        off = [_dist_of(ep)[0] for ep in entry_points(group=GROUPS[kind]) if ep.name == name]
+        why = f" (plugin '{off[0]}' is turned off by {DISABLE_ENV})" if off else ""
+        raise ConfigError(f"{kind}.name", f"unknown {kind} '{name}'{why}", allowed=sorted(entries))
     obj = _load(kind, name)
     if obj is None:
         raise ConfigError(
@@ -128,39 +168,174 @@ def get_task(name: str) -> Any:
 
 def owner(kind: str, name: str) -> str:
     """The distribution that registered ``name``."""
-    return _entries(kind)[name].dist
+    return _current(kind)[name].dist
+
+
+# ---- config packages --------------------------------------------------------------------------------------------
+def config_options(package: str) -> tuple[str, list[str]]:
+    """(location, sorted ``group/option`` paths of every YAML file) of an importable config package."""
+    root = resources.files(package)
+    options: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.is_dir() and child.name != "__pycache__":
+                walk(child, f"{prefix}{child.name}/")
+            elif child.is_file() and child.name.endswith((".yaml", ".yml")):
+                options.append(prefix + child.name.rsplit(".", 1)[0])
+
+    walk(root, "")
+    return str(root), sorted(options)
+
+
+def _conf_source(dist: str, package: str) -> ConfSource:
+    source = ConfSource(dist, package)
+    try:
+        importlib.import_module(package)
+        source.location, source.options = config_options(package)
+        if not any(f.name == "__init__.py" for f in resources.files(package).iterdir()):
+            source.error = f"config package '{package}' has no __init__.py (Hydra cannot read it)"
+    except Exception as exc:  # the plugin's package fails to import: report it, skip it
+        source.error = f"{type(exc).__name__}: {exc}"
+    return source
+
+
+@cache
+def _conf_sources(world: tuple | None = None) -> tuple[ConfSource, ...]:
+    """The built-in config package first, then each enabled plugin's (sorted by distribution)."""
+    out = [_conf_source(BUILTIN_DIST, BUILTIN_CONF)]
+    plugin_sources = []
+    for ep in entry_points(group=GROUPS["conf"]):
+        dist, _ = _dist_of(ep)
+        if enabled(dist) and normalize(dist) != BUILTIN_DIST:
+            plugin_sources.append(_conf_source(dist, ep.value.removeprefix("pkg://")))
+    out += sorted(plugin_sources, key=lambda s: (normalize(s.dist), s.package))
+    for source in out:
+        if source.error:
+            log.warning("plugin '%s' failed to import its config package '%s': %s (skipped)",
+                        source.dist, source.package, source.error)
+    return tuple(out)
 
 
 def config_packages() -> list[tuple[str, str]]:
-    """(distribution, package) of each enabled plugin's config folder, e.g. ('seqlab-indrnn', 'seqlab_indrnn.conf')."""
-    out = []
-    for ep in entry_points(group=GROUPS["conf"]):
-        dist, _ = _dist_of(ep)
-        if _enabled(dist) and dist != BUILTIN_DIST:
-            out.append((dist, ep.value.removeprefix("pkg://")))
-    return sorted(out)
+    """(distribution, package) of each enabled, importable plugin config folder, e.g.
+    ``('seqlab-indrnn', 'seqlab_indrnn.conf')``; broken ones are reported (a warning) and left out."""
+    return [(s.dist, s.package) for s in _conf_sources(_world())[1:] if not s.error]
 
 
-def plugins() -> list[PluginInfo]:
-    """Each installed distribution declaring seqlab entry points (built-ins first); loads each to report errors."""
+def _hydra_options() -> list[str]:
+    """Options Hydra itself provides (its config package and the ConfigStore); a plugin must not shadow them."""
+    options = list(config_options("hydra.conf")[1])
+    from hydra.core.config_store import ConfigStore
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}/")
+            else:
+                options.append(prefix + key.removesuffix(".yaml"))
+
+    walk(ConfigStore.instance().repo, "")
+    return options
+
+
+def _shadowing(sources: tuple[ConfSource, ...]) -> list[tuple[str, str]]:
+    """(dist, message) for each option a plugin ships that Hydra, seqlab or an earlier plugin already has.
+
+    Hydra would silently take the first one on its search path (Hydra's and seqlab's own come first)."""
+    seen: dict[str, str] = dict.fromkeys(_hydra_options(), HYDRA_DIST)
+    problems = []
+    for source in sources:
+        if source.error:
+            continue
+        plugin = normalize(source.dist) != BUILTIN_DIST
+        for option in source.options:
+            if option in seen and plugin:
+                owner_ = seen[option]
+                what = {BUILTIN_DIST: "a built-in option", HYDRA_DIST: "an option of Hydra itself"}.get(
+                    owner_, f"an option of plugin '{owner_}'")
+                problems.append((source.dist, (
+                    f"plugin '{source.dist}' ships config '{option}.yaml' ({source.package}), which is already "
+                    f"{what}; a plugin may add options but never replace one: rename it, or disable a plugin with "
+                    f"{DISABLE_ENV}={source.dist}"
+                )))
+            else:
+                seen.setdefault(option, source.dist)
+    return problems
+
+
+def check_plugins() -> None:
+    """Raise PluginError when two packages register one model/task name or a plugin's YAML shadows an option.
+
+    Called before Hydra composes anything (the search path plugin and the CLI's preflight)."""
+    for kind in ("model", "task"):
+        _current(kind)
+    problems = _shadowing(_conf_sources(_world()))
+    if problems:
+        raise PluginError(problems[0][1])
+
+
+# ---- the listing -------------------------------------------------------------------------------------------------
+@dataclass
+class PluginInfo:
+    """What one installed distribution contributes, and what is wrong with it."""
+
+    dist: str
+    version: str
+    enabled: bool = True
+    models: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    conf: list[str] = field(default_factory=list)  # config packages
+    conf_locations: list[str] = field(default_factory=list)  # where their YAML files are on disk
+    options: list[str] = field(default_factory=list)  # group/option paths of those YAML files
+    errors: list[str] = field(default_factory=list)
+
+
+def plugins(load: bool = True) -> list[PluginInfo]:
+    """Each installed distribution declaring seqlab entry points (built-ins first). Never raises: import
+    errors (``load=True`` imports every entry point), name clashes and shadowed options land in ``errors``."""
     infos: dict[str, PluginInfo] = {}
     for kind, group in GROUPS.items():
         for ep in entry_points(group=group):
             dist, version = _dist_of(ep)
-            info = infos.setdefault(dist, PluginInfo(dist, version))
+            info = infos.setdefault(normalize(dist), PluginInfo(dist, version, enabled(dist)))
             if kind == "conf":
-                info.conf.append(ep.value)
+                package = ep.value.removeprefix("pkg://")
+                if package not in info.conf:
+                    info.conf.append(package)
                 continue
-            getattr(info, kind + "s").append(ep.name)
-            if _enabled(dist):
+            listed = getattr(info, kind + "s")
+            if ep.name in listed:
+                continue
+            listed.append(ep.name)
+            if load and info.enabled:
                 try:
                     ep.load()
                 except Exception as exc:
-                    info.errors.append(f"{kind} '{ep.name}': {type(exc).__name__}: {exc}")
-    return sorted(infos.values(), key=lambda i: (i.dist != BUILTIN_DIST, i.dist))
+                    info.errors.append(f"{kind} '{ep.name}' failed to import: {type(exc).__name__}: {exc}")
+    if BUILTIN_DIST in infos and BUILTIN_CONF not in infos[BUILTIN_DIST].conf:
+        infos[BUILTIN_DIST].conf.insert(0, BUILTIN_CONF)
+    sources = _conf_sources(_world())
+    for source in sources:
+        info = infos.get(normalize(source.dist))
+        if info is None:
+            continue
+        if source.error:
+            info.errors.append(f"config package '{source.package}' failed to import: {source.error}")
+        else:
+            info.conf_locations.append(source.location)
+            info.options.extend(source.options)
+    for kind in ("model", "task"):
+        for message, dists in _scan(kind)[1]:
+            for dist in dists:
+                infos[normalize(dist)].errors.append(message)
+    for dist, message in _shadowing(sources):
+        infos[normalize(dist)].errors.append(message)
+    return sorted(infos.values(), key=lambda i: (normalize(i.dist) != BUILTIN_DIST, normalize(i.dist)))
 
 
 def clear_cache() -> None:
     """Forget discovered entry points (tests install and remove plugins at run time)."""
     _entries.cache_clear()
+    _conf_sources.cache_clear()
     _load_errors.clear()

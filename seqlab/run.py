@@ -15,6 +15,7 @@ from seqlab.config.validate import validate
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
 from seqlab.training.ddp import launch_environment_restored, launch_ranks_as_this_job
+from seqlab.training.loggers import WANDB_ID_FILE
 from seqlab.training.throughput import ThroughputMeter
 from seqlab.training.trainer import build_trainer, find_callback
 
@@ -30,7 +31,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     module, data = task_cls.build(cfg)
     launch_ranks_as_this_job()
     with launch_environment_restored():
-        trainer = build_trainer(cfg, run_dir)
+        trainer = build_trainer(cfg, run_dir, resumed_from=ckpt_path)
+        _remember_wandb_run(trainer, run_dir)
         try:
             return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
         finally:
@@ -44,7 +46,10 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: p
     fit_seconds = time.time() - started
     metrics = _metrics(trainer, "val/", "train/")
     checkpoint = trainer.checkpoint_callback
+    # read before testing: trainer.test(ckpt_path=best) restores the callback's state from the best checkpoint
     best = checkpoint.best_model_path if checkpoint else ""
+    best_score = checkpoint.best_model_score if checkpoint else None
+    last = checkpoint.last_model_path if checkpoint else ""
     if cfg.get("test", True) and trainer.limit_test_batches != 0:
         trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
         metrics.update(_metrics(trainer, "test/"))
@@ -64,8 +69,8 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: p
         "world_size": trainer.world_size,
         "train_shards": _gather(getattr(data, "shard", None)),
         "best_checkpoint": best or None,
-        "best_score": checkpoint.best_model_score if checkpoint else None,
-        "last_checkpoint": checkpoint.last_model_path if checkpoint else None,
+        "best_score": best_score,
+        "last_checkpoint": last or None,
         "resumed_from": ckpt_path,
         "run_dir": str(run_dir),
     }
@@ -73,6 +78,14 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: p
         write_json(run_dir / RESULTS_FILE, results)
         log.info("results: %s", run_dir / RESULTS_FILE)
     return results
+
+
+def _remember_wandb_run(trainer: pl.Trainer, run_dir: Path) -> None:
+    """Write the W&B run id into the run folder, so ``resume=<this folder>`` continues the same W&B run."""
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger" and trainer.is_global_zero:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / WANDB_ID_FILE).write_text(str(logger.experiment.id))
 
 
 def _finish(trainer: pl.Trainer) -> None:

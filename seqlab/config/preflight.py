@@ -13,6 +13,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from seqlab import registry
+from seqlab.config.store import register_configs
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 
@@ -37,6 +39,8 @@ def split_argv(argv: list[str]) -> tuple[list[str], bool]:
 
 def preflight(argv: list[str]) -> None:
     """Raise ConfigError for the first problem a command line has; do nothing for --help and friends."""
+    register_configs()
+    registry.check_plugins()  # a name clash or a shadowed option is one clear line, for --help too
     if any(a.split("=")[0] in HANDS_OFF for a in argv):
         return
     overrides, multirun = split_argv(argv)

@@ -12,6 +12,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 
 def wandb_mode(requested: str) -> str:
     """``auto`` is online when an API key is available, else offline (never a login prompt)."""
+    if os.environ.get("WANDB_MODE") == "":
+        del os.environ["WANDB_MODE"]  # an empty value is not a mode wandb accepts
     if requested != "auto":
         return requested
     if os.environ.get("WANDB_MODE"):
@@ -24,13 +26,35 @@ def wandb_mode(requested: str) -> str:
     return "offline"
 
 
-def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
+WANDB_ID_FILE = "wandb_run_id"
+
+
+def build_logger(cfg: DictConfig, run_dir: Path, resumed_from: str | None = None) -> Logger | None:
+    """The run's logger; a resumed run continues the W&B run of the folder it resumes from."""
     kind = cfg.logger.kind
     if kind == "none":
         return None
     if kind == "csv":
         return CSVLogger(save_dir=str(run_dir), name="csv", version="")
-    return build_wandb(cfg, run_dir)
+    run_id = None
+    if resumed_from:
+        id_file = Path(resumed_from).parent.parent / WANDB_ID_FILE
+        run_id = id_file.read_text().strip() if id_file.is_file() else None
+    return build_wandb(cfg, run_dir, run_id)
+
+
+def sweep_group() -> str | None:
+    """The W&B group of a multirun job: the sweep folder's date and time; None outside a multirun."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            sweep_dir = Path(HydraConfig.get().sweep.dir)
+            return f"sweep-{sweep_dir.parent.name}-{sweep_dir.name}"
+    except Exception:
+        return None
+    return None
 
 
 def build_wandb(cfg: DictConfig, run_dir: Path, run_id: str | None = None) -> Logger:
@@ -41,7 +65,8 @@ def build_wandb(cfg: DictConfig, run_dir: Path, run_id: str | None = None) -> Lo
     mode = wandb_mode(node.get("mode", "auto"))
     os.environ.setdefault("WANDB_SILENT", "true")
     kwargs: dict[str, Any] = dict(
-        project=node.project, entity=node.get("entity"), group=node.get("group"), tags=list(node.get("tags", [])),
+        project=node.project, entity=node.get("entity"), group=node.get("group") or sweep_group(),
+        tags=list(node.get("tags", [])),
         save_dir=str(run_dir), log_model=node.get("log_model", False), mode=mode, id=run_id,
         resume="allow" if run_id else None, settings=wandb.Settings(init_timeout=60, silent=True),
         config=OmegaConf.to_container(cfg, resolve=True),

@@ -16,7 +16,8 @@ from seqlab.training.loggers import build_logger
 from seqlab.training.throughput import ThroughputMeter
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | None = None,
+                  resumed_from: str | None = None) -> pl.Trainer:
     """A Trainer writing checkpoints to ``run_dir/checkpoints`` (best by ``checkpoint.monitor`` and last)."""
     ck = cfg.checkpoint
     checkpoint = ModelCheckpoint(
@@ -33,7 +34,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     return pl.Trainer(
         **kwargs,
-        logger=build_logger(cfg, run_dir) or False,
+        logger=build_logger(cfg, run_dir, resumed_from) or False,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
     )

@@ -32,6 +32,7 @@ class CharLMModule(TBPTTModule):
         self.encoder = build_model(self.cfg.model, task.embedding_dim)
         self.head = nn.Linear(self.encoder.output_size, len(self.vocab))
         self._val_count = 0
+        self._samples: list[list] = []
 
     def forward(self, ids: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
         """Logits ``(batch, time, vocab)`` and the state after the last step."""
@@ -64,6 +65,10 @@ class CharLMModule(TBPTTModule):
             text = self.generate(sample.prompt, sample.length, sample.temperature, seed=self._val_count)
             self.print(f"\n----- sample (step {self.global_step}, temperature {sample.temperature}) -----\n"
                        f"{text}\n-----")
+            self._samples.append([self.global_step, sample.temperature, text])
+            for logger in self.loggers:
+                if hasattr(logger, "log_text"):  # W&B: every sample so far, as one table
+                    logger.log_text("samples", columns=["step", "temperature", "text"], data=self._samples)
 
     @torch.no_grad()
     def generate(self, prompt: str, length: int, temperature: float = 1.0, seed: int | None = None) -> str:

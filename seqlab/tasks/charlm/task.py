@@ -33,7 +33,7 @@ class CharLMConfig:
     data: CharDataConfig = field(default_factory=CharDataConfig)
     batch_size: int = 64
     seq_len: int = 100
-    tbptt_steps: int | None = 100
+    tbptt_steps: int | None = None
     carry_state: bool = True
     embedding_dim: int = 64
     sample: SampleConfig = field(default_factory=SampleConfig)

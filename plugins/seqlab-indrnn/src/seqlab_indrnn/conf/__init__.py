@@ -1,0 +1,1 @@
+"""Config package of seqlab-indrnn (entry point group ``seqlab.conf``); Hydra reads its YAML files."""

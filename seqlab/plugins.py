@@ -1,0 +1,60 @@
+"""``python -m seqlab.plugins [--json] [--strict]``: the installed seqlab plugins.
+
+For each distribution that declares seqlab entry points (seqlab's own built-ins first): name, version, whether it
+is enabled (``SEQLAB_DISABLE_PLUGINS``), the models and tasks it registers, its config package(s), where their YAML
+files live on disk, the group options they add, and any problem (import error, name clash, shadowed option).
+``--strict`` exits 1 when any enabled plugin has a problem (for CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+from seqlab import registry
+
+
+def render(infos: list[registry.PluginInfo]) -> str:
+    """The human-readable listing."""
+    env = os.environ.get(registry.DISABLE_ENV, "")
+    lines = [f"seqlab plugins ({registry.DISABLE_ENV}={env or '<unset>'})", ""]
+    for info in infos:
+        builtin = registry.normalize(info.dist) == registry.BUILTIN_DIST
+        status = "built-in" if builtin else ("enabled" if info.enabled else f"disabled by {registry.DISABLE_ENV}")
+        if info.errors:
+            status += ", BROKEN" if info.enabled else ""
+        lines.append(f"{info.dist} {info.version} [{status}]")
+        lines.append(f"  models:  {', '.join(info.models) or '-'}")
+        lines.append(f"  tasks:   {', '.join(info.tasks) or '-'}")
+        for i, package in enumerate(info.conf):
+            where = info.conf_locations[i] if i < len(info.conf_locations) else "(not loaded)"
+            lines.append(f"  configs: pkg://{package} -> {where}")
+        if info.options and not builtin:
+            lines.append(f"  options: {', '.join(info.options)}")
+        for error in info.errors:
+            lines.append(f"  error:   {error}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seqlab.plugins", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when an enabled plugin has a problem")
+    args = parser.parse_args(argv)
+    infos = registry.plugins()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
+    else:
+        print(render(infos))
+    broken = [i.dist for i in infos if i.enabled and i.errors]
+    if broken:
+        print(f"seqlab: warning: plugins with problems: {', '.join(broken)}", file=sys.stderr)
+    return 1 if args.strict and broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Task ``forecast``: config schema, checks, and the module/data pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from seqlab.errors import ConfigError
+from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.forecast.data import ForecastDataModule
+from seqlab.tasks.forecast.module import ForecastModule
+from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
+
+MODES = ("direct", "autoregressive")
+
+
+@dataclass
+class ForecastDataConfig:
+    series: str = "sunspots"
+    path: str | None = None
+    time_column: str | None = None
+    target: str | None = None
+    exogenous: list[str] = field(default_factory=list)
+    missing: str = "ffill"
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+
+
+@dataclass
+class ForecastConfig:
+    name: str = "forecast"
+    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
+    input_len: int = 22
+    horizon: int = 1
+    mode: str = "direct"
+    seasonality: int | None = None
+    batch_size: int = 32
+    tbptt_steps: int | None = None
+    plot: bool = True
+
+
+class ForecastTask(Task):
+    """Forecast a series' next value(s) from a window of its past, beside naive and seasonal-naive baselines."""
+
+    name = "forecast"
+    Config = ForecastConfig
+    module_class = ForecastModule
+    causal = False  # a direct forecaster may read its window both ways; autoregressive mode is checked below
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        super().check(cfg)
+        task = task_config(cfg)
+        for key in ("input_len", "horizon", "batch_size"):
+            if getattr(task, key) < 1:
+                raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
+        if task.mode not in MODES:
+            raise ConfigError("task.mode", f"unknown mode '{task.mode}'", allowed=MODES)
+        if task.data.missing not in MISSING_RULES:
+            raise ConfigError("task.data.missing", f"unknown rule '{task.data.missing}'", allowed=MISSING_RULES)
+        if task.seasonality is not None and task.seasonality < 1:
+            raise ConfigError("task.seasonality", f"must be >= 1 or null (the series' own), got {task.seasonality}")
+        if not task.data.path and task.data.series not in BUNDLED:
+            raise ConfigError("task.data.series", f"unknown series '{task.data.series}'", allowed=sorted(BUNDLED))
+        bidirectional = bool(cfg.model.get("bidirectional", False))
+        if task.mode == "autoregressive":
+            if bidirectional:
+                raise ConfigError("model.bidirectional", "autoregressive forecasting is trained step by step and "
+                                  "cannot read the future", allowed=[False])
+            if task.data.exogenous and task.horizon > 1:
+                raise ConfigError("task.mode", "an autoregressive rollout would need future values of the "
+                                  "exogenous columns; use direct mode", allowed=["direct"])
+        limit = task.input_len + (task.horizon - 1 if task.mode == "autoregressive" else 0)
+        if task.tbptt_steps is not None:
+            if bidirectional:
+                raise ConfigError("task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model",
+                                  allowed=["null"])
+            if not 1 <= task.tbptt_steps <= limit:
+                raise ConfigError("task.tbptt_steps", f"must be in [1, {limit}] or null (full BPTT over each "
+                                  f"window), got {task.tbptt_steps}")
+        path, default_target, _ = resolve_source(task.data)  # the columns exist (header only: cheap)
+        choose_columns(task.data, read_header(path), default_target)
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[ForecastModule, ForecastDataModule]:
+        task = task_config(cfg)
+        data = ForecastDataModule(task)
+        info = data.prepare()
+        return ForecastModule(cfg, info.as_dict()), data

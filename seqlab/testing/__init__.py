@@ -1,0 +1,20 @@
+"""Contract test suites a plugin author subclasses in their own tests (like Hydra's plugin test suites).
+
+    from seqlab.testing import ModelContract, TaskContract
+
+    class TestMyCell(ModelContract):
+        model_name = "mycell"
+
+    class TestMyTask(TaskContract):
+        task_name = "mytask"
+        overrides = ["task.batch_size=4", "task.seq_len=12"]
+
+Run them with pytest after ``pip install`` of the plugin: they compose the plugin's YAML through seqlab's config
+search path, so they also check that the entry points and config package are wired up.
+"""
+
+from seqlab.testing.compose import compose_run_config, option_file
+from seqlab.testing.model_contract import ModelContract
+from seqlab.testing.task_contract import TaskContract
+
+__all__ = ["ModelContract", "TaskContract", "compose_run_config", "option_file"]
