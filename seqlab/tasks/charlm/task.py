@@ -34,6 +34,7 @@ class CharLMConfig:
     batch_size: int = 64
     seq_len: int = 100
     tbptt_steps: int | None = None
+    tbptt_accumulate: bool = False
     carry_state: bool = True
     embedding_dim: int = 64
     sample: SampleConfig = field(default_factory=SampleConfig)

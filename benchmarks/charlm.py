@@ -1,0 +1,48 @@
+"""Train the default char LM (LSTM, 2 x 256) on tiny Shakespeare for an epoch budget; record val loss, bpc, tokens/s.
+
+Usage: SEQLAB_DATA_DIR=../shared/data python benchmarks/charlm.py [epochs=3] [model=lstm] [key=value ...]
+Extra key=value pairs are seqlab overrides. Prints a table and writes benchmarks/results/charlm.json.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_results  # noqa: E402
+
+from seqlab.config.preflight import compose_checked  # noqa: E402
+from seqlab.run import run  # noqa: E402
+
+
+def main(argv: list[str]) -> None:
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from seqlab.config.store import register_configs
+
+    epochs = next((int(a.split("=")[1]) for a in argv if a.startswith("epochs=")), 3)
+    overrides = [a for a in argv if not a.startswith("epochs=")]
+    overrides = ["logger=csv", "trainer.max_steps=-1", f"trainer.max_epochs={epochs}",
+                 "trainer.val_check_interval=1.0", "trainer.enable_progress_bar=false", "task.sample.length=300",
+                 *overrides]
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
+        cfg = compose_checked(overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run(cfg, Path(tmp) / "run")
+    row = {k: results[k] for k in ("model", "trainable_parameters", "optimizer_steps", "epochs", "val/loss",
+                                   "val/bpc", "test/loss", "test/bpc", "tokens_per_second", "fit_seconds")}
+    print("| " + " | ".join(row) + " |")
+    print("|" + "---|" * len(row))
+    print("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
+    path = write_results("charlm", {"command": "python benchmarks/charlm.py " + " ".join(argv),
+                                    "overrides": overrides, "machine": machine(), "results": row})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
