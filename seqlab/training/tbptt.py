@@ -6,6 +6,16 @@ shorter); for each chunk: forward from the carried state, backward, clip, optimi
 state is detached before the next chunk. ``tbptt_steps=null`` is full BPTT (one chunk). With ``carry_state`` the
 detached state also flows from one batch to the next (a contiguous language-model stream); it is reset at the start
 of every epoch and of every validation/test pass. ``global_step`` counts optimizer steps, i.e. chunks.
+
+With ``task.tbptt_accumulate=true`` the chunks of one batch are accumulated into a single optimizer step: chunk c
+(mean loss L_c over n_c predictions) contributes the gradient of n_c * L_c, and the sum is divided by N = sum n_c
+before clipping, so the step follows d/dθ (sum_c n_c L_c / N), the gradient of the batch's mean loss with the graph
+cut at chunk borders; with one chunk (``tbptt_steps >= T`` or null) it is exactly full BPTT. ``global_step`` then
+counts batches.
+
+Gradient-norm watching: when ``watch_grads`` is set (the grad-flow callback sets it), every optimizer step first
+records the per-parameter gradient norms before clipping, and any non-finite norm or one above ``explode_threshold``
+is appended to ``grad_alerts`` as ``(step, parameter name, norm)``.
 """
 
 from __future__ import annotations
@@ -69,6 +79,10 @@ class TBPTTModule(pl.LightningModule):
         self.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True), **extras})
         self.tbptt_steps: int | None = cfg.task.get("tbptt_steps")
         self.carry_state: bool = bool(cfg.task.get("carry_state", False))
+        self.tbptt_accumulate: bool = bool(cfg.task.get("tbptt_accumulate", False))
+        self.watch_grads = False
+        self.explode_threshold = float("inf")
+        self.grad_alerts: list[tuple[int, str, float]] = []
         self.clip = clip_config(cfg.optimizer)
         self.tokens_seen = 0
         self._train_state: State = None
@@ -91,6 +105,10 @@ class TBPTTModule(pl.LightningModule):
     def split_batch(self, batch: Any) -> list[Any]:
         return split_time(batch, self.tbptt_steps)
 
+    def whole_batch_loss(self, batch: Any) -> StepResult:
+        """One training batch as a single chunk from a zero state (full BPTT; used by the grad-flow recorder)."""
+        return self.train_chunk(batch, None)
+
     # ---- training --------------------------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self._train_state = None
@@ -100,23 +118,35 @@ class TBPTTModule(pl.LightningModule):
         sched = self.lr_schedulers()
         state = self._train_state if self.carry_state else None
         loss_sum, count = 0.0, 0
+        if self.tbptt_accumulate:
+            opt.zero_grad(set_to_none=True)
         for chunk in self.split_batch(batch):
             result = self.train_chunk(chunk, state)
             self.tokens_seen += result.tokens
             if result.loss is not None:
                 self._check_finite(result.loss)
-                opt.zero_grad(set_to_none=True)
-                self.manual_backward(result.loss)
-                self.clip_and_step(opt, sched)
+                if self.tbptt_accumulate:
+                    self.manual_backward(result.loss * result.count)
+                else:
+                    opt.zero_grad(set_to_none=True)
+                    self.manual_backward(result.loss)
+                    self.clip_and_step(opt, sched)
                 loss_sum += result.loss.item() * result.count
                 count += result.count
             state = detach_state(result.state)
+        if self.tbptt_accumulate and count:
+            for param in self.parameters():
+                if param.grad is not None:
+                    param.grad.div_(count)
+            self.clip_and_step(opt, sched)
         self._train_state = state if self.carry_state else None
         if count:
             self.log("train/loss", loss_sum / count, prog_bar=True, on_step=True, on_epoch=False)
 
     def clip_and_step(self, opt: Any, sched: Any) -> None:
         """Clip (by norm and/or value, through Lightning so precision plugins unscale first), then step."""
+        if self.watch_grads:
+            self._watch_grad_norms()
         if self.clip.norm:
             self.clip_gradients(opt, gradient_clip_val=self.clip.norm, gradient_clip_algorithm="norm")
         if self.clip.value:
@@ -124,6 +154,15 @@ class TBPTTModule(pl.LightningModule):
         opt.step()
         if sched is not None:
             sched.step()
+
+    def _watch_grad_norms(self) -> None:
+        """Record non-finite or huge per-parameter gradient norms (before clipping) in ``grad_alerts``."""
+        for name, param in self.named_parameters():
+            if param.grad is None:
+                continue
+            norm = float(param.grad.detach().norm())
+            if not math.isfinite(norm) or norm > self.explode_threshold:
+                self.grad_alerts.append((int(self.global_step), name, norm))
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
@@ -140,10 +179,14 @@ class TBPTTModule(pl.LightningModule):
 
     def chunks_per_batch(self) -> int:
         """Optimizer steps per training batch (for the length of the LR schedule)."""
-        seq_len = self.cfg.task.get("seq_len")
-        if self.tbptt_steps is None or not seq_len:
+        seq_len = self.sequence_length()
+        if self.tbptt_steps is None or self.tbptt_accumulate or not seq_len:
             return 1
         return math.ceil(seq_len / self.tbptt_steps)
+
+    def sequence_length(self) -> int | None:
+        """Time steps of a training batch (``task.seq_len`` unless a subclass knows better)."""
+        return self.cfg.task.get("seq_len")
 
     # ---- evaluation ------------------------------------------------------------------------------------------
     def _eval_start(self) -> None:

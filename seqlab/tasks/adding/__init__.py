@@ -1,0 +1,1 @@
+"""Adding problem: the sum of the two marked numbers of a long sequence."""

@@ -1,0 +1,50 @@
+"""Task ``adding``: config schema, checks, and the module/data pair (data: seqlab.data.synthetic.adding_data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from seqlab.data.synthetic import SyntheticDataConfig, TensorDataModule, adding_data, seeded_splits
+from seqlab.errors import ConfigError
+from seqlab.tasks.base import Task, task_config
+from seqlab.training.sequence_module import SequenceModule
+from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+
+@dataclass
+class AddingConfig:
+    name: str = "adding"
+    data: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
+    batch_size: int = 64
+    seq_len: int = 100
+    tbptt_steps: int | None = None
+    tbptt_accumulate: bool = False
+
+
+class AddingTask(Task):
+    """Many-to-one regression; ``val/mse`` against 1/6 ~ 0.167 for always answering 1.0."""
+
+    name = "adding"
+    Config = AddingConfig
+    module_class = SequenceModule
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        super().check(cfg)
+        task = task_config(cfg)
+        check_positive(task, "batch_size")
+        check_positive(task.data, "train_size", "val_size", "test_size")
+        if task.seq_len < 2:
+            raise ConfigError("task.seq_len", f"must be >= 2 (two marked numbers), got {task.seq_len}")
+        check_tbptt(task.tbptt_steps, task.seq_len)
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
+        task = task_config(cfg)
+        d = task.data
+        splits = seeded_splits(lambda n, seed: adding_data(n, task.seq_len, seed), d.seed,
+                               (d.train_size, d.val_size, d.test_size))
+        module = SequenceModule(cfg, input_size=2, output_size=1, objective="regression", seq_len=task.seq_len)
+        return module, TensorDataModule(splits, task.batch_size)

@@ -1,0 +1,50 @@
+"""Task ``copy``: config schema, checks, and the module/data pair (data: seqlab.data.synthetic.copy_data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from seqlab.data.synthetic import SyntheticDataConfig, TensorDataModule, copy_data, seeded_splits
+from seqlab.tasks.base import Task, task_config
+from seqlab.training.sequence_module import SequenceModule
+from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+
+@dataclass
+class CopyConfig:
+    name: str = "copy"
+    data: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
+    batch_size: int = 64
+    length: int = 10
+    delay: int = 50
+    vocab: int = 8
+    tbptt_steps: int | None = None
+    tbptt_accumulate: bool = False
+
+
+class CopyTask(Task):
+    """Per-step classification; ``val/acc`` is the per-symbol accuracy on the copied part."""
+
+    name = "copy"
+    Config = CopyConfig
+    module_class = SequenceModule
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        super().check(cfg)
+        task = task_config(cfg)
+        check_positive(task, "batch_size", "length", "delay", "vocab")
+        check_positive(task.data, "train_size", "val_size", "test_size")
+        check_tbptt(task.tbptt_steps, task.delay + 2 * task.length)
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
+        task = task_config(cfg)
+        d = task.data
+        splits = seeded_splits(lambda n, seed: copy_data(n, task.length, task.delay, task.vocab, seed), d.seed,
+                               (d.train_size, d.val_size, d.test_size))
+        module = SequenceModule(cfg, input_size=task.vocab + 2, output_size=task.vocab + 1, objective="per_step",
+                                one_hot=task.vocab + 2, seq_len=task.delay + 2 * task.length)
+        return module, TensorDataModule(splits, task.batch_size)

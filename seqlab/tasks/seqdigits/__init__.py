@@ -1,0 +1,1 @@
+"""Sequential digits: classify images read row by row or pixel by pixel."""

@@ -1,0 +1,69 @@
+"""Task ``seqdigits``: config schema, checks, and the module/data pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from seqlab.data.synthetic import TensorDataModule
+from seqlab.errors import ConfigError
+from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.seqdigits.data import MODES, as_sequences, load_image_folder, load_sklearn_digits, split_images
+from seqlab.training.sequence_module import SequenceModule
+from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+
+@dataclass
+class DigitsDataConfig:
+    path: str | None = None
+    image_size: int = 28
+    seed: int = 1234
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+
+
+@dataclass
+class SeqDigitsConfig:
+    name: str = "seqdigits"
+    data: DigitsDataConfig = field(default_factory=DigitsDataConfig)
+    mode: str = "rows"
+    batch_size: int = 64
+    tbptt_steps: int | None = None
+    tbptt_accumulate: bool = False
+
+
+class SeqDigitsTask(Task):
+    """Many-to-one classification of images read as sequences; ``val/acc``."""
+
+    name = "seqdigits"
+    Config = SeqDigitsConfig
+    module_class = SequenceModule
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        super().check(cfg)
+        task = task_config(cfg)
+        if task.mode not in MODES:
+            raise ConfigError("task.mode", f"unknown mode '{task.mode}'", allowed=MODES)
+        check_positive(task, "batch_size")
+        check_positive(task.data, "image_size")
+        for key in ("val_fraction", "test_fraction"):
+            if not 0.0 < getattr(task.data, key) < 1.0:
+                raise ConfigError(f"task.data.{key}", f"must be in (0, 1), got {getattr(task.data, key)}")
+        side = 8 if task.data.path is None else task.data.image_size
+        check_tbptt(task.tbptt_steps, side if task.mode == "rows" else side * side)
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
+        task = task_config(cfg)
+        d = task.data
+        if d.path is None:
+            images, labels, classes = load_sklearn_digits()
+        else:
+            images, labels, classes = load_image_folder(d.path, d.image_size)
+        x = as_sequences(images, task.mode)
+        splits = split_images(x, labels, d.val_fraction, d.test_fraction, d.seed)
+        module = SequenceModule(cfg, input_size=x.size(-1), output_size=len(classes), objective="classification",
+                                seq_len=x.size(1))
+        return module, TensorDataModule(splits, task.batch_size)

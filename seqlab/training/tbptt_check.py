@@ -1,0 +1,22 @@
+"""Config checks every task with truncated BPTT shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seqlab.errors import ConfigError
+
+
+def check_positive(task: Any, *keys: str) -> None:
+    """Raise ConfigError for the first ``task.<key>`` below 1."""
+    for key in keys:
+        value = getattr(task, key)
+        if value < 1:
+            raise ConfigError(f"task.{key}", f"must be >= 1, got {value}")
+
+
+def check_tbptt(tbptt_steps: int | None, seq_len: int) -> None:
+    """``task.tbptt_steps`` is null (full BPTT) or in [1, seq_len]."""
+    if tbptt_steps is not None and not 1 <= tbptt_steps <= seq_len:
+        raise ConfigError("task.tbptt_steps", f"must be in [1, {seq_len}] (the sequence length) or null "
+                          f"(full BPTT), got {tbptt_steps}")
