@@ -36,6 +36,11 @@ class SequenceModel(nn.Module):
     Config: ClassVar[type] = ModelConfig
     output_size: int
     bidirectional: bool = False
+    # optional, read by tasks with these defaults:
+    # "ids": x is (B, T) long token ids and input_size is the vocabulary size (e.g. the bag-of-words baseline)
+    input_kind: ClassVar[str] = "embeddings"
+    # True: outputs are (B, 1, F) whole-sequence summaries and the state is None (nothing to carry or pool)
+    pooled: ClassVar[bool] = False
 
     def __init__(self, input_size: int, config: Any) -> None:
         super().__init__()

@@ -1,0 +1,44 @@
+"""Classify texts with a trained classifier (e.g. ``task=sentiment``).
+
+``python -m seqlab.predict ckpt_path=PATH "some text" [device=cpu]``
+
+Prints ``LABEL<TAB>PROBABILITY`` (the most likely class and its softmax probability). ``ckpt_path`` may be a run
+folder (its last checkpoint); the vocabulary and label names come from the checkpoint itself.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from seqlab.cli_args import parse_key_values
+from seqlab.errors import ConfigError, SeqlabError
+
+SPEC = {
+    "ckpt_path": (str, ...),
+    "text": (str, ...),
+    "device": (str, "cpu"),
+}
+
+
+def predict(ckpt_path: str, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
+    """``(label, probability)`` for each text."""
+    from seqlab.checkpoint import load_module
+
+    module = load_module(ckpt_path, map_location=device)
+    if not hasattr(module, "predict_texts"):
+        raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' does not classify texts")
+    return module.predict_texts(texts)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, positional="text")
+        for label, prob in predict(args["ckpt_path"], [args["text"]], args["device"]):
+            print(f"{label}\t{prob:.4f}")
+    except SeqlabError as exc:
+        print(f"seqlab.predict: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

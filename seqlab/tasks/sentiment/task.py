@@ -1,0 +1,98 @@
+"""Task ``sentiment``: config schema, checks, and the module/data pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from seqlab.errors import ConfigError
+from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.sentiment.data import SOURCES, SentimentDataModule
+from seqlab.tasks.sentiment.module import SentimentModule
+from seqlab.tasks.sentiment.pooling import POOLINGS
+
+TRUNCATIONS = ("head", "tail")
+
+
+@dataclass
+class SentimentDataConfig:
+    source: str = "imdb"
+    path: str | None = None
+    test_path: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    delimiter: str | None = None
+    header: bool = True
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split_seed: int = 1234
+    max_examples: int | None = None
+
+
+@dataclass
+class VocabConfig:
+    max_size: int | None = 25000
+    min_freq: int = 2
+
+
+@dataclass
+class EmbeddingsConfig:
+    path: str | None = None
+    freeze: bool = False
+
+
+@dataclass
+class SentimentConfig:
+    name: str = "sentiment"
+    data: SentimentDataConfig = field(default_factory=SentimentDataConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    lowercase: bool = True
+    max_len: int = 400
+    truncate: str = "head"
+    embedding_dim: int = 100
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
+    pooling: str = "last"
+    attention_size: int = 64
+    dropout: float = 0.3
+    batch_size: int = 64
+    bucket_batches: int = 50
+    tbptt_steps: int | None = None
+
+
+class SentimentTask(Task):
+    """Many-to-one classification of a text (movie review) into one of the training labels."""
+
+    name = "sentiment"
+    Config = SentimentConfig
+    module_class = SentimentModule
+    causal = False
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        super().check(cfg)
+        task = task_config(cfg)
+        if task.data.source not in SOURCES:
+            raise ConfigError("task.data.source", f"unknown source '{task.data.source}'", allowed=SOURCES)
+        if task.pooling not in POOLINGS:
+            raise ConfigError("task.pooling", f"unknown pooling '{task.pooling}'", allowed=POOLINGS)
+        if task.truncate not in TRUNCATIONS:
+            raise ConfigError("task.truncate", f"unknown truncation '{task.truncate}'", allowed=TRUNCATIONS)
+        if task.tbptt_steps is not None:
+            raise ConfigError("task.tbptt_steps", "a review is classified from its whole packed sequence, so "
+                              "sentiment trains with full BPTT", allowed=[None])
+        for key in ("max_len", "embedding_dim", "batch_size", "bucket_batches", "attention_size"):
+            if getattr(task, key) < 1:
+                raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
+        if not 0.0 <= task.dropout < 1.0:
+            raise ConfigError("task.dropout", f"must be in [0, 1), got {task.dropout}")
+        if task.vocab.min_freq < 1 or (task.vocab.max_size is not None and task.vocab.max_size < 1):
+            raise ConfigError("task.vocab", "min_freq must be >= 1 and max_size >= 1 or null")
+        if task.data.max_examples is not None and task.data.max_examples < 4:
+            raise ConfigError("task.data.max_examples", f"must be >= 4 or null, got {task.data.max_examples}")
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[SentimentModule, SentimentDataModule]:
+        data = SentimentDataModule(task_config(cfg))
+        vocab, labels = data.prepare()
+        return SentimentModule(cfg, vocab.itos, labels), data
