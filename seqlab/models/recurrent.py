@@ -1,12 +1,20 @@
 """Elman RNN, LSTM and GRU encoders: any depth, uni- or bidirectional, dropout between layers.
 
-The recurrent core is ``self.rnn``: PyTorch's fused ``nn.RNN/LSTM/GRU`` (``impl=fused``). Parameter names follow
-``torch.nn`` (``rnn.weight_ih_l0``, ``rnn.weight_hh_l0_reverse``, ...), so a state_dict moves between
-implementations unchanged. Dropout is applied between stacked layers, never on the recurrent path.
+The recurrent core is ``self.rnn``:
+
+- ``impl=fused``: PyTorch's ``nn.RNN/LSTM/GRU``; with ``residual=true`` and several layers a
+  :class:`~seqlab.models.fused_stack.ResidualFusedStack` (one fused module per layer, same state_dict keys);
+- ``impl=cells``: a :class:`~seqlab.models.cell_stack.CellStack` of textbook cells, which also offers the
+  ``variant``s fused kernels cannot express (``layernorm``, ``peephole`` LSTM; ``cho`` GRU) and a compiled path.
+
+Parameter names follow ``torch.nn`` (``rnn.weight_ih_l0``, ``rnn.weight_hh_l0_reverse``, ...), so a state_dict moves
+between implementations unchanged. Dropout is applied between stacked layers, never on the recurrent path;
+``input_dropout``/``output_dropout`` are locked (one mask per sequence, shared across time).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,8 +24,12 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.errors import ConfigError
 from seqlab.models.base import ModelConfig, SequenceModel, State
+from seqlab.models.cell_compile import COMPILE_OPTIONS, normalize_compile, use_compiled
+from seqlab.models.cell_stack import VARIANTS, CellStack
+from seqlab.models.fused_stack import ResidualFusedStack
+from seqlab.models.locked_dropout import LockedDropout
 
-IMPLS = ("fused",)
+IMPLS = ("fused", "cells")
 INITS = ("default", "orthogonal")
 NONLINEARITIES = ("tanh", "relu")
 
@@ -35,6 +47,11 @@ class RecurrentConfig(ModelConfig):
     nonlinearity: str = "tanh"
     init: str = "default"
     forget_bias: float | None = None
+    variant: str = "standard"
+    residual: bool = False
+    input_dropout: float = 0.0
+    output_dropout: float = 0.0
+    compile: str = "auto"
 
 
 class RecurrentEncoder(SequenceModel):
@@ -51,29 +68,25 @@ class RecurrentEncoder(SequenceModel):
         self.num_layers = config.num_layers
         self.bidirectional = config.bidirectional
         self.output_size = config.hidden_size * (2 if config.bidirectional else 1)
-        kwargs = dict(
-            input_size=input_size,
-            hidden_size=config.hidden_size,
-            num_layers=config.num_layers,
-            batch_first=True,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )
-        if self.cell == "rnn":
-            kwargs["nonlinearity"] = config.nonlinearity
-        self.rnn = self._fused[self.cell](**kwargs)
+        self.input_dropout = LockedDropout(config.input_dropout)
+        self.output_dropout = LockedDropout(config.output_dropout)
+        self.rnn = build_core(self.cell, input_size, config)
         initialize(self.rnn, config.init, config.forget_bias if self.cell == "lstm" else None)
 
     def forward(
         self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, State]:
-        if lengths is None:
-            return self.rnn(x, state)
-        total = x.size(1)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, state = self.rnn(packed, state)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=total)
-        return out, state
+        x = self.input_dropout(x)
+        if not isinstance(self.rnn, nn.RNNBase):  # CellStack, ResidualFusedStack: lengths built in
+            out, state = self.rnn(x, state, lengths=lengths)
+        elif lengths is None:
+            out, state = self.rnn(x, state)
+        else:
+            total = x.size(1)
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed, state)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=total)
+        return self.output_dropout(out), state
 
 
 class ElmanRNN(RecurrentEncoder):
@@ -89,33 +102,85 @@ class LSTM(RecurrentEncoder):
 
 
 class GRU(RecurrentEncoder):
-    """Gated recurrent unit with update and reset gates, as ``torch.nn.GRU`` (Cho et al. 2014)."""
+    """Gated recurrent unit with update and reset gates, as ``torch.nn.GRU`` (reset gate after the hidden matmul;
+    ``variant=cho`` with ``impl=cells`` gives Cho et al. 2014's reset-before form, a different function)."""
 
     cell = "gru"
 
 
+def build_core(cell: str, input_size: int, config: RecurrentConfig) -> nn.Module:
+    """The recurrent core ``self.rnn`` for ``cell`` (rnn, lstm, gru) and a checked ``config``."""
+    dropout = config.dropout if config.num_layers > 1 else 0.0
+    nonlinearity = config.nonlinearity if cell == "rnn" else "tanh"
+    if config.impl == "cells":
+        stack = CellStack(
+            cell, input_size, config.hidden_size, config.num_layers, bidirectional=config.bidirectional,
+            dropout=dropout, nonlinearity=nonlinearity, variant=config.variant, residual=config.residual,
+        )
+        stack.compiled = use_compiled(config.compile, stack.kernel_mode, config.variant)
+        return stack
+    if normalize_compile(config.compile) == "true":
+        warnings.warn("model.compile=true applies to model.impl=cells only; the fused module is used as is",
+                      stacklevel=3)
+    if config.residual and config.num_layers > 1:
+        return ResidualFusedStack(
+            cell, input_size, config.hidden_size, config.num_layers, bidirectional=config.bidirectional,
+            dropout=dropout, nonlinearity=nonlinearity,
+        )
+    kwargs = dict(
+        input_size=input_size,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        batch_first=True,
+        bidirectional=config.bidirectional,
+        dropout=dropout,
+    )
+    if cell == "rnn":
+        kwargs["nonlinearity"] = config.nonlinearity
+    return RecurrentEncoder._fused[cell](**kwargs)
+
+
 def check_recurrent_config(config: RecurrentConfig, cell: str) -> None:
-    """Raise ConfigError for values no recurrent encoder accepts."""
+    """Raise ConfigError for values no recurrent encoder accepts, and for impossible combinations."""
     if config.hidden_size < 1:
         raise ConfigError("model.hidden_size", f"must be >= 1, got {config.hidden_size}")
     if config.num_layers < 1:
         raise ConfigError("model.num_layers", f"must be >= 1, got {config.num_layers}")
-    if not 0.0 <= config.dropout < 1.0:
-        raise ConfigError("model.dropout", f"must be in [0, 1), got {config.dropout}")
+    for key in ("dropout", "input_dropout", "output_dropout"):
+        value = getattr(config, key)
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"model.{key}", f"must be in [0, 1), got {value}")
     if config.impl not in IMPLS:
         raise ConfigError("model.impl", f"unknown implementation '{config.impl}'", allowed=IMPLS)
     if config.init not in INITS:
         raise ConfigError("model.init", f"unknown initialization '{config.init}'", allowed=INITS)
     if cell == "rnn" and config.nonlinearity not in NONLINEARITIES:
         raise ConfigError("model.nonlinearity", f"unknown '{config.nonlinearity}'", allowed=NONLINEARITIES)
+    variants = [v for v, cells in VARIANTS.items() if cell in cells]
+    if config.variant not in VARIANTS:
+        raise ConfigError("model.variant", f"unknown variant '{config.variant}'", allowed=variants)
+    if config.variant not in variants:
+        raise ConfigError("model.variant", f"'{config.variant}' does not exist for {cell}", allowed=variants)
+    if config.variant != "standard" and config.impl != "cells":
+        raise ConfigError(
+            "model.variant",
+            f"'{config.variant}' needs model.impl=cells (fused kernels cannot express it), got impl={config.impl}",
+            allowed=["standard"],
+        )
+    if not isinstance(config.residual, bool):
+        raise ConfigError("model.residual", f"must be true or false, got {config.residual!r}")
+    if normalize_compile(config.compile) not in COMPILE_OPTIONS:
+        raise ConfigError("model.compile", f"unknown option '{config.compile}'", allowed=COMPILE_OPTIONS)
 
 
 def initialize(rnn: nn.Module, scheme: str, forget_bias: float | None = None) -> None:
     """``default`` keeps PyTorch's U(-1/sqrt(H), 1/sqrt(H)); ``orthogonal`` makes each gate's W_hh block
     orthogonal and W_ih Xavier-uniform, biases zero. ``forget_bias`` sets the LSTM forget-gate biases
-    (b_ih + b_hh) to that value."""
+    (b_ih + b_hh) to that value. Variant parameters (layer-norm gains, peepholes) keep their own init.
+    Works on any core whose parameters end in the ``torch.nn`` names (``layers.1.weight_hh_l0`` included)."""
     hidden = rnn.hidden_size
-    for name, param in rnn.named_parameters():
+    for full_name, param in rnn.named_parameters():
+        name = full_name.rsplit(".", 1)[-1]
         if scheme == "orthogonal":
             with torch.no_grad():
                 if name.startswith("weight_hh"):
