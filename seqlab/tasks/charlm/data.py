@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlab.data.locate import Remote, locate
-from seqlab.errors import ConfigError, DataError
+from seqlab.data.splits import split_sizes
+from seqlab.errors import DataError
 from seqlab.training.stream import StreamBatches
 
 TINY_SHAKESPEARE = Remote(
@@ -56,13 +57,7 @@ def read_corpus(path: str | None) -> tuple[str, Path]:
 
 def split_stream(n: int, val_fraction: float, test_fraction: float) -> tuple[slice, slice, slice]:
     """In-order split of ``n`` tokens: train | val | test."""
-    for key, frac in (("task.data.val_fraction", val_fraction), ("task.data.test_fraction", test_fraction)):
-        if not 0.0 < frac < 1.0:
-            raise ConfigError(key, f"must be in (0, 1), got {frac}")
-    if val_fraction + test_fraction >= 1.0:
-        raise ConfigError("task.data.val_fraction", "val_fraction + test_fraction must be < 1")
-    n_val, n_test = int(n * val_fraction), int(n * test_fraction)
-    n_train = n - n_val - n_test
+    n_train, n_val, _ = split_sizes(n, val_fraction, test_fraction)
     return slice(0, n_train), slice(n_train, n_train + n_val), slice(n_train + n_val, n)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from seqlab.data.splits import split_sizes
 from seqlab.errors import ConfigError
 from seqlab.tasks.forecast.series import (
     Scaler,
@@ -20,7 +21,6 @@ from seqlab.tasks.forecast.series import (
     read_header,
     read_series,
     resolve_source,
-    split_sizes,
 )
 from seqlab.tasks.forecast.windows import SPLITS, WindowDataset, split_bounds, window_origins
 

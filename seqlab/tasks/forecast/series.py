@@ -172,17 +172,6 @@ def read_series(path: Path, time_col: str, target: str, exogenous: list[str]) ->
     return Series(times=times, values=values, columns=columns, is_date=is_date, source=str(path))
 
 
-def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
-    """(n_train, n_val, n_test) rows of a chronological split."""
-    for key, frac in (("task.data.val_fraction", val_fraction), ("task.data.test_fraction", test_fraction)):
-        if not 0.0 < frac < 1.0:
-            raise ConfigError(key, f"must be in (0, 1), got {frac}")
-    if val_fraction + test_fraction >= 1.0:
-        raise ConfigError("task.data.val_fraction", "val_fraction + test_fraction must be < 1")
-    n_val, n_test = int(n * val_fraction), int(n * test_fraction)
-    return n - n_val - n_test, n_val, n_test
-
-
 def drop_leading_missing(series: Series) -> Series:
     """Drop rows before every column has been observed once (forward fill has nothing to carry there)."""
     observed = ~np.isnan(series.values)
