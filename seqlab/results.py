@@ -30,7 +30,3 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
         fh.write("\n")
     os.replace(tmp, path)
     return path
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())

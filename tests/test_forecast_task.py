@@ -20,13 +20,7 @@ FAST = ["model.hidden_size=16", "model.num_layers=1", "task.batch_size=16", "tas
         "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: much faster than two on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -23,12 +23,7 @@ from seqlab.tasks.sentiment.vocab import Vocab
 WORDS = ["good", "bad", "film", "plot", "actor", "great", "awful", "the", "a", "!"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _csv(tmp_path, rows, name="reviews.csv", header="review,stars"):

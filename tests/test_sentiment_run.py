@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 from conftest import compose_config, run_cli, run_dirs
 
 from seqlab.predict import predict
@@ -19,12 +18,7 @@ FAST = ["task=sentiment", "task.data.source=csv", "task.data.text_column=review"
         "trainer.enable_model_summary=false", "logger=csv", "optimizer.lr=0.05"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from seqlab.errors import ConfigError
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.charlm.data import CharDataModule
 from seqlab.tasks.charlm.module import CharLMModule
+from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 
 @dataclass
@@ -52,12 +53,8 @@ class CharLMTask(Task):
     def check(cls, cfg: DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
-        for key in ("batch_size", "seq_len", "embedding_dim"):
-            if getattr(task, key) < 1:
-                raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
-        if task.tbptt_steps is not None and not 1 <= task.tbptt_steps <= task.seq_len:
-            raise ConfigError("task.tbptt_steps", f"must be in [1, task.seq_len={task.seq_len}] or null "
-                              f"(full BPTT over each batch), got {task.tbptt_steps}")
+        check_positive(task, "batch_size", "seq_len", "embedding_dim")
+        check_tbptt(task.tbptt_steps, task.seq_len, "task.seq_len, one batch window")
         if task.sample.temperature < 0:
             raise ConfigError("task.sample.temperature", f"must be >= 0, got {task.sample.temperature}")
 

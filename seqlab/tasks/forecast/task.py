@@ -11,6 +11,7 @@ from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.forecast.data import ForecastDataModule
 from seqlab.tasks.forecast.module import ForecastModule
 from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
+from seqlab.training.tbptt_check import check_positive
 
 MODES = ("direct", "autoregressive")
 
@@ -52,9 +53,7 @@ class ForecastTask(Task):
     def check(cls, cfg: DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
-        for key in ("input_len", "horizon", "batch_size"):
-            if getattr(task, key) < 1:
-                raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
+        check_positive(task, "input_len", "horizon", "batch_size")
         if task.mode not in MODES:
             raise ConfigError("task.mode", f"unknown mode '{task.mode}'", allowed=MODES)
         if task.data.missing not in MISSING_RULES:
