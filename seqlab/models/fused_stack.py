@@ -18,7 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqlab.models.varlen import run_fused
 
 FUSED: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _INNER = re.compile(r"^layers\.(\d+)\.(\w+)_l0(_reverse)?$")
@@ -80,10 +81,7 @@ class ResidualFusedStack(nn.Module):
 def _run(module: nn.Module, x: Tensor, hx: Any, lengths: Tensor | None) -> tuple[Tensor, Any]:
     if lengths is None:
         return module(x, hx)
-    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    out, state = module(packed, hx)
-    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
-    return out, state
+    return run_fused(module, x, hx, lengths)
 
 
 def _slice(hx: Tensor | tuple[Tensor, Tensor], start: int, stop: int) -> Any:

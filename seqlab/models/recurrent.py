@@ -20,7 +20,6 @@ from typing import ClassVar
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.errors import ConfigError
 from seqlab.models.base import ModelConfig, SequenceModel, State
@@ -28,6 +27,7 @@ from seqlab.models.cell_compile import COMPILE_OPTIONS, normalize_compile, use_c
 from seqlab.models.cell_stack import VARIANTS, CellStack
 from seqlab.models.fused_stack import ResidualFusedStack
 from seqlab.models.locked_dropout import LockedDropout
+from seqlab.models.varlen import run_fused
 
 IMPLS = ("fused", "cells")
 INITS = ("default", "orthogonal")
@@ -82,10 +82,7 @@ class RecurrentEncoder(SequenceModel):
         elif lengths is None:
             out, state = self.rnn(x, state)
         else:
-            total = x.size(1)
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            out, state = self.rnn(packed, state)
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=total)
+            out, state = run_fused(self.rnn, x, state, lengths)
         return self.output_dropout(out), state
 
 
