@@ -31,7 +31,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     module, data = task_cls.build(cfg)
     launch_ranks_as_this_job()
     with launch_environment_restored():
-        trainer = build_trainer(cfg, run_dir, resumed_from=ckpt_path)
+        own_sampler = {"use_distributed_sampler": False} if getattr(data, "shards_itself", False) else None
+        trainer = build_trainer(cfg, run_dir, resumed_from=ckpt_path, overrides=own_sampler)
         _remember_wandb_run(trainer, run_dir)
         try:
             return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)

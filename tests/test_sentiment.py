@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 from conftest import SHARED_DATA, compose_config
@@ -180,6 +182,18 @@ def test_bucket_sampler_groups_similar_lengths_and_covers_everything():
     assert list(sampler) != batches  # a new order every epoch
     ordered = [lengths[i] for b in BucketBatchSampler(lengths, 10, shuffle=False) for i in b]
     assert ordered == sorted(lengths)
+
+
+@pytest.mark.parametrize("n", [95, 100, 107])
+def test_bucket_sampler_shards_by_rank(n):
+    lengths = [random.Random(i).randint(1, 50) for i in range(n)]
+    train = [BucketBatchSampler(lengths, 10, shuffle=True, seed=3, rank=r, world=3) for r in range(3)]
+    shards = [list(s) for s in train]
+    assert len({len(b) for b in shards}) == 1 and [len(b) for b in shards] == [len(s) for s in train]
+    seen = [i for shard in shards for b in shard for i in b]
+    assert len(seen) == len(set(seen)) >= n - 2 * 10  # disjoint, at most world - 1 batches dropped
+    evaluation = [list(BucketBatchSampler(lengths, 10, shuffle=False, rank=r, world=3)) for r in range(3)]
+    assert sorted(i for shard in evaluation for b in shard for i in b) == list(range(n))  # each example once
 
 
 @pytest.mark.parametrize("override,key", [

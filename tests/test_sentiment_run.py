@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -79,3 +80,16 @@ def test_cli_error_is_one_line_without_a_run_folder(tmp_path, reviews_csv):
     assert done.returncode == 2
     assert "task.data.label_column" in done.stderr and "verdict" in done.stderr
     assert run_dirs(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_shards_reviews_and_sums_the_confusion_matrix(tmp_path, reviews_csv):
+    """hardware=ddp_cpu: Lightning's distributed sampler is off (the bucket sampler shards by rank itself)."""
+    proc = run_cli([*FAST, f"task.data.path={reviews_csv}", "model=gru", "model.hidden_size=8", "model.num_layers=1",
+                    "task.pooling=max", "trainer.max_epochs=8", "hardware=ddp_cpu"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = run_dirs(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["world_size"] == 2 and results["test/acc"] >= 0.85
+    test_rows = 24  # 20% of 120
+    assert abs(results["test/acc"] * test_rows - round(results["test/acc"] * test_rows)) < 1e-6

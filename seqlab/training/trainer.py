@@ -17,8 +17,9 @@ from seqlab.training.throughput import ThroughputMeter
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | None = None,
-                  resumed_from: str | None = None) -> pl.Trainer:
-    """A Trainer writing checkpoints to ``run_dir/checkpoints`` (best by ``checkpoint.monitor`` and last)."""
+                  resumed_from: str | None = None, overrides: dict | None = None) -> pl.Trainer:
+    """A Trainer writing checkpoints to ``run_dir/checkpoints`` (best by ``checkpoint.monitor`` and last);
+    ``overrides`` are Trainer arguments the task fixes (they win over ``cfg.trainer``)."""
     ck = cfg.checkpoint
     checkpoint = ModelCheckpoint(
         dirpath=str(run_dir / "checkpoints"),
@@ -31,7 +32,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
     )
     callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), ExactResume(), *configured_callbacks(cfg, run_dir),
                                     *(extra_callbacks or [])]
-    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    kwargs = {**OmegaConf.to_container(cfg.trainer, resolve=True), **(overrides or {})}
     return pl.Trainer(
         **kwargs,
         logger=build_logger(cfg, run_dir, resumed_from) or False,

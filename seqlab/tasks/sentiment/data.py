@@ -187,7 +187,11 @@ def collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.
 
 class BucketBatchSampler(Sampler[list[int]]):
     """Shuffled batches of similar length: shuffle, cut into pools of ``bucket`` batches, sort each pool by length,
-    batch it, shuffle the batches. ``shuffle=False`` gives batches sorted by length (evaluation)."""
+    batch it, shuffle the batches. ``shuffle=False`` gives batches sorted by length (evaluation).
+
+    Under DDP rank ``r`` of ``world`` takes batches ``r, r + world, ...``. Training (``shuffle=True``) gives every
+    rank the same number of batches (DDP's gradient all-reduce needs it), dropping at most ``world - 1`` of the
+    epoch's shuffled batches; evaluation keeps every batch, so the ranks together see each example exactly once."""
 
     def __init__(self, lengths: list[int], batch_size: int, bucket: int = 50, shuffle: bool = True,
                  seed: int = 0, rank: int = 0, world: int = 1) -> None:
@@ -212,15 +216,22 @@ class BucketBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         batches = self._batches()
         self.epoch += 1
-        return iter(batches[self.rank :: self.world])
+        return iter(batches[self.rank : self._usable(len(batches)) : self.world])
 
     def __len__(self) -> int:
-        n = -(-len(self.lengths) // self.batch_size)
-        return len(range(self.rank, n, self.world))
+        return len(range(self.rank, self._usable(-(-len(self.lengths) // self.batch_size)), self.world))
+
+    def _usable(self, n: int) -> int:
+        return n - n % self.world if self.shuffle and n >= self.world else n
 
 
 class SentimentDataModule(pl.LightningDataModule):
-    """Reads, splits and encodes once (:meth:`prepare`, before the model is built), then serves loaders."""
+    """Reads, splits and encodes once (:meth:`prepare`, before the model is built), then serves loaders.
+
+    Its batch sampler shards by rank itself (``shards_itself``), so the run turns off Lightning's
+    ``use_distributed_sampler``, which cannot wrap a custom batch sampler."""
+
+    shards_itself = True
 
     def __init__(self, cfg) -> None:
         super().__init__()
