@@ -51,15 +51,18 @@ def train_tensors(dm: ForecastDataModule) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("missing", ["ffill", "interpolate"])
 @pytest.mark.parametrize("mode", ["direct", "autoregressive"])
-def test_changing_val_and_test_changes_nothing_in_training(tmp_path, missing, mode):
+@pytest.mark.parametrize("level", ["global", "window"])
+def test_changing_val_and_test_changes_nothing_in_training(tmp_path, missing, mode, level):
     values = base_series()
     values[41] = float("nan")  # the last train row is missing: its fill must not borrow from val
     future = list(values)
     for i in range(42, N):
         future[i] = 1e6 + i * 1e4  # wild val/test values
     exo = mode == "direct"  # exogenous inputs (an autoregressive rollout takes none)
-    a = module_for(write_csv(tmp_path / "a.csv", values, exo=values), exo=exo, mode=mode, data={"missing": missing})
-    b = module_for(write_csv(tmp_path / "b.csv", future, exo=future), exo=exo, mode=mode, data={"missing": missing})
+    a = module_for(write_csv(tmp_path / "a.csv", values, exo=values), exo=exo, mode=mode, level=level,
+                   data={"missing": missing})
+    b = module_for(write_csv(tmp_path / "b.csv", future, exo=future), exo=exo, mode=mode, level=level,
+                   data={"missing": missing})
     assert a.sizes == b.sizes == (42, 9, 9)
     np.testing.assert_array_equal(a.scaler.mean, b.scaler.mean)
     np.testing.assert_array_equal(a.scaler.std, b.scaler.std)
@@ -84,6 +87,26 @@ def test_windows_read_the_past_and_score_their_own_split(tmp_path):
     assert list(dm.datasets["train"].origins) == list(range(5, 41))
     assert list(dm.datasets["val"].origins) == list(range(42, 50))
     assert list(dm.datasets["test"].origins) == list(range(51, 59))
+
+
+@pytest.mark.parametrize("mode", ["direct", "autoregressive"])
+def test_window_level_subtracts_the_last_input_value(tmp_path, mode):
+    values = base_series()
+    dm = module_for(write_csv(tmp_path / "s.csv", values, exo=[float(i % 7) for i in range(N)]), exo=True,
+                    level="window", mode=mode, horizon=1 if mode == "autoregressive" else 2)
+    z = dm.scaler.transform(dm.filled)
+    for ds in dm.datasets.values():
+        for i in (0, len(ds) - 1):
+            item, t = ds[i], int(ds.origins[i])
+            level = float(item["level"])
+            assert level == pytest.approx(z[t - 1, 0], abs=1e-6)
+            x = item["x"].numpy()
+            assert x[4, 0] == 0.0  # the last input before the origin is the level itself
+            np.testing.assert_allclose(x[:, 0] + level, z[t - 5:t - 5 + len(x), 0], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(x[:, 1], z[t - 5:t - 5 + len(x), 1], rtol=1e-6)  # exogenous untouched
+            first = t if len(item["y"]) == dm.task.horizon else t - 4
+            np.testing.assert_allclose(item["y"].numpy() + level, z[first:first + len(item["y"]), 0], rtol=1e-5,
+                                       atol=1e-6)
 
 
 def test_autoregressive_train_windows_are_shifted_by_one(tmp_path):

@@ -108,9 +108,33 @@ def test_training_beats_the_naive_forecast(tmp_path, series_csv):
     assert not (tmp_path / "run" / "forecast_test.png").exists()
 
 
+def test_window_level_forecasts_a_trend_past_the_training_range(tmp_path):
+    """Val/test of a steep trend lie above every training value: the global scaler extrapolates badly (worse than
+    naive), windows relative to their last value do not; predict_next applies the same shift."""
+    rng = np.random.default_rng(0)
+    t = np.arange(160)
+    y = 20 + 1.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, 160)
+    path = tmp_path / "trend.csv"
+    path.write_text("t,y\n" + "\n".join(f"{i},{v:.4f}" for i, v in zip(t, y)) + "\n")
+    common = ["task=forecast", *FAST, "model=gru", "model.hidden_size=32", f"task.data.path={path}",
+              "task.data.target=y", "task.seasonality=12", "optimizer.lr=0.01", "trainer.max_epochs=15",
+              "logger=none", "task.plot=false"]
+    scores = {level: run(compose_config([*common, f"task.level={level}"]), tmp_path / level)
+              for level in ("global", "window")}
+    assert scores["global"]["test/mae"] > scores["global"]["test/naive_mae"]
+    assert scores["window"]["test/mae"] < 0.5 * scores["window"]["test/naive_mae"]
+    module = load_module(tmp_path / "window" / "checkpoints" / "last.ckpt")
+    history = y[-12:]
+    z = (history - module.target_mean) / module.target_std
+    expected = module.forecast(torch.tensor(z - z[-1], dtype=torch.float32).view(1, 12, 1)) + float(z[-1])
+    expected = (expected[0] * module.target_std + module.target_mean).detach().numpy()
+    np.testing.assert_allclose(module.predict_next(history), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("extra", "key", "fragment"),
     [
+        (["task.level=local"], "task.level", "allowed: global, window"),
         (["task.mode=sideways"], "task.mode", "allowed: autoregressive, direct"),
         (["task.data.target=close"], "task.data.target", "allowed: date, price, volume"),
         (["task.data.exogenous=[volumes]"], "task.data.exogenous", "no column 'volumes'"),

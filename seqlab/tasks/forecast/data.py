@@ -82,7 +82,7 @@ class ForecastDataModule(pl.LightningDataModule):
                                   f"({int(origins[0])} rows)")
             teacher = name == "train" and task.mode == "autoregressive"
             self.datasets[name] = WindowDataset(z, filled[:, 0], observed, origins, task.input_len, task.horizon,
-                                                m, teacher_forced=teacher)
+                                                m, teacher_forced=teacher, relative=task.level == "window")
         self.info = Prepared(columns=series.columns, mean=scaler.mean.tolist(), std=scaler.std.tolist(),
                              mase_scale=naive_scale(series.values[: bounds["train"][1], 0]), seasonality=m)
         return self.info

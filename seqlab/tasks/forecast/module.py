@@ -4,6 +4,8 @@
   hidden state of the input window; loss = MSE over the H (observed) targets.
 - ``autoregressive``: trained teacher-forced to predict the next value at every step (many-to-many); at evaluation
   it reads the window, then feeds each prediction back as the next input for H steps.
+- ``task.level=window``: windows arrive relative to their last input value ``c`` (see windows.py); forecasts are
+  ``c + y_hat``, so the model learns changes from the current level instead of absolute values.
 
 The loss (``{train,val,test}/loss``) is the MSE in normalized units; ``{val,test}/{mae,rmse,mase}`` are in original
 units, with ``naive_*`` and ``seasonal_naive_*`` beside them (see metrics.py). The test pass writes
@@ -39,6 +41,7 @@ class ForecastModule(TBPTTModule):
         super().__init__(config, data=dict(data))
         task = self.cfg.task
         self.mode: str = task.mode
+        self.relative: bool = task.get("level", "global") == "window"
         self.horizon: int = task.horizon
         self.mase_scale = float(data["mase_scale"])
         self.target_mean, self.target_std = float(data["mean"][0]), float(data["std"][0])
@@ -74,9 +77,11 @@ class ForecastModule(TBPTTModule):
         rows = np.asarray(history, dtype=np.float64).reshape(len(history), -1)
         mean, std = np.asarray(self.hparams["data"]["mean"]), np.asarray(self.hparams["data"]["std"])
         x = torch.as_tensor((rows - mean) / std, dtype=torch.float32, device=self.device).unsqueeze(0)
+        level = x[0, -1, 0].clone() if self.relative else torch.zeros((), device=self.device)
+        x[..., 0] -= level
         was_training = self.training
         self.eval()
-        out = self.to_original(self.forecast(x))[0].cpu().numpy()
+        out = self.to_original(self.forecast(x) + level)[0].cpu().numpy()
         self.train(was_training)
         return out
 
@@ -111,7 +116,7 @@ class ForecastModule(TBPTTModule):
     def eval_batch(self, batch: dict[str, torch.Tensor], state: State, stage: str) -> StepResult:
         pred = self.forecast(batch["x"])
         loss, count = masked_mse(pred, batch["y"], batch["mask"])
-        forecast = self.to_original(pred)
+        forecast = self.to_original(pred + batch["level"].unsqueeze(-1))
         for name, values in (("model", forecast), ("naive", batch["naive"]), ("snaive", batch["snaive"])):
             self._errors.setdefault(name, ErrorSums()).add(values, batch["actual"], batch["mask"])
         if stage == "test":

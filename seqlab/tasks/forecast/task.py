@@ -14,6 +14,7 @@ from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns,
 from seqlab.training.tbptt_check import check_positive
 
 MODES = ("direct", "autoregressive")
+LEVELS = ("global", "window")
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ForecastConfig:
     input_len: int = 22
     horizon: int = 1
     mode: str = "direct"
+    level: str = "global"
     seasonality: int | None = None
     batch_size: int = 32
     tbptt_steps: int | None = None
@@ -56,6 +58,8 @@ class ForecastTask(Task):
         check_positive(task, "input_len", "horizon", "batch_size")
         if task.mode not in MODES:
             raise ConfigError("task.mode", f"unknown mode '{task.mode}'", allowed=MODES)
+        if task.level not in LEVELS:
+            raise ConfigError("task.level", f"unknown level '{task.level}'", allowed=LEVELS)
         if task.data.missing not in MISSING_RULES:
             raise ConfigError("task.data.missing", f"unknown rule '{task.data.missing}'", allowed=MISSING_RULES)
         if task.seasonality is not None and task.seasonality < 1:
