@@ -166,3 +166,24 @@ def test_cli_error_exits_2_without_a_run_folder(tmp_path, series_csv):
 def test_user_csv_needs_a_target_column(series_csv):
     with pytest.raises(ConfigError, match="allowed: price, volume"):
         preflight(["task=forecast", f"task.data.path={series_csv}"])
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_scores_every_test_window_once(tmp_path, series_csv):
+    """hardware=ddp_cpu: val/test windows are strided by rank without duplicates, the errors summed over ranks,
+    and rank 0 plots every rank's windows."""
+    proc = run_cli(["task=forecast", *FAST, f"task.data.path={series_csv}", "task.data.target=price",
+                    "task.seasonality=12", "model=gru", "trainer.max_epochs=2", "hardware=ddp_cpu"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = run_dirs(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["world_size"] == 2
+    table = read_table(run_dir / "forecast_test.csv")
+    origins = [r["time"] for r in table]
+    # 18 test rows, one missing target (its H = 1 window is dropped): 17 windows, each once, in time order
+    assert len(table) == 17 and len(set(origins)) == 17 and origins == sorted(origins)
+    rows = [r for r in table if r["observed"] == "1"]
+    err = np.array([float(r["forecast"]) - float(r["actual"]) for r in rows])
+    naive = np.array([float(r["naive"]) - float(r["actual"]) for r in rows])
+    assert results["test/mae"] == pytest.approx(np.abs(err).mean(), rel=1e-5)
+    assert results["test/naive_mae"] == pytest.approx(np.abs(naive).mean(), rel=1e-5)

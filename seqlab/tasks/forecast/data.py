@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from seqlab.data.splits import split_sizes
 from seqlab.errors import ConfigError
@@ -47,7 +47,13 @@ def load(task) -> tuple[Series, int]:
 
 
 class ForecastDataModule(pl.LightningDataModule):
-    """``prepare()`` reads and windows the series once; loaders serve dict batches (see WindowDataset)."""
+    """``prepare()`` reads and windows the series once; loaders serve dict batches (see WindowDataset).
+
+    Under DDP it shards itself (``shards_itself``; the run turns Lightning's distributed sampler off): training
+    windows through a shuffling ``DistributedSampler`` (equal counts per rank), val/test windows strided by rank
+    without the padding duplicates Lightning's sampler would add, so the summed error metrics are exact."""
+
+    shards_itself = True
 
     def __init__(self, task) -> None:
         super().__init__()
@@ -93,7 +99,13 @@ class ForecastDataModule(pl.LightningDataModule):
 
     def _loader(self, name: str) -> DataLoader:
         self.prepare()
-        return DataLoader(self.datasets[name], batch_size=self.task.batch_size, shuffle=(name == "train"))
+        dataset, batch = self.datasets[name], self.task.batch_size
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        if world == 1:
+            return DataLoader(dataset, batch_size=batch, shuffle=(name == "train"))
+        if name == "train":  # Lightning calls set_epoch on it: a new order every epoch
+            return DataLoader(dataset, batch_size=batch, sampler=DistributedSampler(dataset, world, rank))
+        return DataLoader(Subset(dataset, range(rank, len(dataset), world)), batch_size=batch)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

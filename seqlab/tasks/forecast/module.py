@@ -144,13 +144,29 @@ class ForecastModule(TBPTTModule):
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
         self._log_errors("test")
-        if self.trainer.is_global_zero and self.cfg.task.get("plot", True) and self._records:
-            self.save_test_outputs(Path(self.trainer.default_root_dir))
+        if self.cfg.task.get("plot", True):
+            forecasts = self._test_forecasts()  # a collective under DDP: every rank calls it
+            if self.trainer.is_global_zero and forecasts is not None:
+                self.save_test_outputs(Path(self.trainer.default_root_dir), forecasts)
 
-    def save_test_outputs(self, run_dir: Path) -> None:
-        """forecast_test.png and forecast_test.csv from this process's test windows."""
-        cat = {k: torch.cat([r[k] for r in self._records]).detach().cpu().numpy() for k in self._records[0]}
-        f = TestForecasts(**cat)
+    def _test_forecasts(self) -> dict[str, np.ndarray] | None:
+        """Every test window's arrays, from all ranks, sorted by origin (None when there are none)."""
+        local = ({k: torch.cat([r[k] for r in self._records]).detach().cpu().numpy() for k in self._records[0]}
+                 if self._records else None)
+        parts = [local]
+        if self.trainer.world_size > 1 and torch.distributed.is_initialized():
+            parts = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(parts, local)
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        order = np.argsort(merged["origins"], kind="stable")
+        return {k: v[order] for k, v in merged.items()}
+
+    def save_test_outputs(self, run_dir: Path, forecasts: dict[str, np.ndarray]) -> None:
+        """forecast_test.png and forecast_test.csv from the test windows' arrays."""
+        f = TestForecasts(**forecasts)
         f.observed = f.observed.astype(bool)
         dm = getattr(self.trainer, "datamodule", None)
         times_of = dm.times_of if hasattr(dm, "times_of") else (lambda rows: np.asarray(rows))
