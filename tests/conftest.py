@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 
 from seqlab.config.store import register_configs
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# the real data sets: $SEQLAB_DATA_DIR when set, else ../shared/data beside the checkout (tests skip without them)
+SHARED_DATA = Path(os.environ.get("SEQLAB_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 # quick settings for a run that trains a few steps on a tiny corpus
 TINY = [
