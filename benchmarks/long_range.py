@@ -2,12 +2,15 @@
 
     python benchmarks/long_range.py                    # adding T in {50,100,200}, copy delay in {10,50,100}
     python benchmarks/long_range.py --steps 100 --quick   # adding T=50 and copy delay 10 only
+    python benchmarks/long_range.py --tasks seqdigits --merge  # 8x8 digits read pixel by pixel (T=64)
 
 Every (task, length, model) is one seqlab run (``seqlab.run.run``, the same code as ``python -m seqlab``) with
 ``callbacks=grad_flow``: one layer of ``--hidden`` units, Adam (``--lr``, clip_grad_norm 1.0), batch ``--batch-size``,
 ``--steps`` optimizer steps (one epoch over ``steps * batch`` seeded training sequences), full BPTT, then
 validation and test on 500 fixed sequences each. Reported: adding, test MSE (always answering 1.0 scores 1/6 ~ 0.167);
-copy (L=``--length`` symbols of K=8), test per-symbol accuracy on the copied part (chance 1/8 = 0.125).
+copy (L=``--length`` symbols of K=8), test per-symbol accuracy on the copied part (chance 1/8 = 0.125);
+seqdigits (scikit-learn's 8x8 digits, one pixel per step, T=64), test accuracy (chance 0.1), ``--steps`` optimizer
+steps over as many epochs of its ~1250 training images as that takes.
 
 Results: a markdown table on stdout and in ``benchmarks/results/long_range.{md,json}``; gradient-flow curves
 (||dL/dh_t|| of one batch at step 1 and at the end, normalized by its value at the last step) of every
@@ -33,11 +36,13 @@ VARIANTS = {"rnn": ["model=rnn"], "lstm": ["model=lstm"], "gru": ["model=gru"],
             "lstm-fb1": ["model=lstm", "model.forget_bias=1.0"]}
 
 
-def configs(quick: bool, length: int) -> list[tuple[str, int, list[str]]]:
+def configs(quick: bool, length: int, tasks: list[str]) -> list[tuple[str, int, list[str]]]:
     adding = [50] if quick else [50, 100, 200]
     copy = [10] if quick else [10, 50, 100]
-    return ([("adding", t, ["task=adding", f"task.seq_len={t}"]) for t in adding]
-            + [("copy", d, ["task=copy", f"task.delay={d}", f"task.length={length}", "task.vocab=8"]) for d in copy])
+    out = ([("adding", t, ["task=adding", f"task.seq_len={t}"]) for t in adding]
+           + [("copy", d, ["task=copy", f"task.delay={d}", f"task.length={length}", "task.vocab=8"]) for d in copy]
+           + [("seqdigits", 64, ["task=seqdigits", "task.mode=pixels"])])
+    return [c for c in out if c[0] in tasks]
 
 
 def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, run_dir: Path) -> dict:
@@ -45,11 +50,13 @@ def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, r
     from seqlab.errors import TrainingDiverged
     from seqlab.run import run
 
+    synthetic = task_overrides[0] != "task=seqdigits"  # adding/copy: one epoch of fresh sequences
+    sizes = ([f"task.data.train_size={args.steps * args.batch_size}", "task.data.val_size=500",
+              "task.data.test_size=500", "trainer.max_epochs=1"] if synthetic else ["trainer.max_epochs=null"])
     overrides = [
         *task_overrides, *VARIANTS[variant], f"model.hidden_size={args.hidden}", "model.num_layers=1",
-        f"task.batch_size={args.batch_size}", f"task.data.train_size={args.steps * args.batch_size}",
-        "task.data.val_size=500", "task.data.test_size=500", f"optimizer.lr={args.lr}", "optimizer.clip_grad_norm=1.0",
-        f"trainer.max_steps={args.steps}", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+        f"task.batch_size={args.batch_size}", *sizes, f"optimizer.lr={args.lr}", "optimizer.clip_grad_norm=1.0",
+        f"trainer.max_steps={args.steps}", "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false", "logger=none", "callbacks=grad_flow",
         f"callbacks.grad_flow.every_n_steps={args.steps}", "callbacks.grad_flow.max_batch_size=32",
     ]
@@ -82,6 +89,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=5, help="copy: symbols to recall")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tasks", nargs="+", default=["adding", "copy"], choices=["adding", "copy", "seqdigits"])
     parser.add_argument("--models", nargs="+", default=["rnn", "lstm", "gru"], choices=list(VARIANTS))
     parser.add_argument("--merge", action="store_true", help="add to the rows of an earlier long_range.json")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "long_range")
@@ -91,7 +99,7 @@ def main() -> None:
     from seqlab.training.grad_flow_plot import plot_curves
 
     rows = []
-    for task, length, task_overrides in configs(args.quick, args.length):
+    for task, length, task_overrides in configs(args.quick, args.length, args.tasks):
         for model in args.models:
             res = one_run(task_overrides, model, args, args.out / f"{task}_{length}_{model}")
             metric = "test/mse" if task == "adding" else "test/acc"
@@ -109,7 +117,7 @@ def main() -> None:
         curves = {f"{model} (step {step})": norms for model in VARIANTS
                   for step, norms in grad_flow_curves(args.out / f"{task}_{length}_{model}").items()}
         if curves:
-            label = "T" if task == "adding" else "delay"
+            label = "delay" if task == "copy" else "T"
             plot_curves(curves, args.img / f"long_range_{task}_{length}.png",
                         f"{task}, {label}={length}: gradient flow at the first and the last step")
     table = markdown(rows)
@@ -125,7 +133,8 @@ def markdown(rows: list[dict]) -> str:
     models = [m for m in VARIANTS if any(r["model"] == m for r in rows)]
     head = f"| task | length | {' | '.join(models)} | baseline |\n|{'---|' * (len(models) + 3)}\n"
     lines = []
-    keys = sorted({(r["task"], r["length"]) for r in rows}, key=lambda k: (k[0] != "adding", k[1]))
+    order = {"adding": 0, "copy": 1, "seqdigits": 2}
+    keys = sorted({(r["task"], r["length"]) for r in rows}, key=lambda k: (order[k[0]], k[1]))
     for task, length in keys:
         cells = []
         for model in models:
@@ -136,8 +145,9 @@ def markdown(rows: list[dict]) -> str:
                 cells.append("diverged")
             else:
                 cells.append(f"{r['value']:.3f} ({r['seconds']:.0f}s)")
-        what = f"T={length}, test MSE" if task == "adding" else f"delay={length}, test acc"
-        baseline = "0.167" if task == "adding" else "0.125"
+        what, baseline = {"adding": (f"T={length}, test MSE", "0.167"),
+                          "copy": (f"delay={length}, test acc", "0.125"),
+                          "seqdigits": (f"pixels T={length}, test acc", "0.100")}[task]
         lines.append(f"| {task} | {what} | {' | '.join(cells)} | {baseline} |")
     return head + "\n".join(lines) + "\n"
 
