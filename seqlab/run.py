@@ -46,6 +46,12 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: p
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     fit_seconds = time.time() - started
     metrics = _metrics(trainer, "val/", "train/")
+    if not any(k.startswith("val/") for k in metrics) and trainer.limit_val_batches != 0 and not trainer.interrupted:
+        # max_steps came before the first validation (it counts optimizer steps, one per TBPTT chunk, while
+        # val_check_interval counts batches): validate the final weights once, so every run reports val/*
+        log.info("no validation ran during training; validating the final weights")
+        trainer.validate(module, datamodule=data, verbose=False)
+        metrics.update(_metrics(trainer, "val/"))
     checkpoint = trainer.checkpoint_callback
     # read before testing: trainer.test(ckpt_path=best) restores the callback's state from the best checkpoint
     best = checkpoint.best_model_path if checkpoint else ""

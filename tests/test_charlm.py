@@ -47,6 +47,14 @@ def test_loss_goes_down_with_training(tmp_path, tiny_corpus):
     assert long["val/loss"] < short["val/loss"] - 0.3
 
 
+def test_a_run_that_stops_before_its_first_validation_still_reports_val(tmp_path, tiny_corpus):
+    # 2 optimizer steps = 1 batch of 2 TBPTT chunks, validation every 3 batches: none during training
+    results = train(tmp_path, tiny_corpus, "trainer.max_steps=2", "trainer.val_check_interval=3")
+    assert results["optimizer_steps"] == 2 and math.isfinite(results["val/loss"])
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["val/loss"] == results["val/loss"] and math.isfinite(saved["test/loss"])
+
+
 def test_same_seed_same_val_loss(tmp_path, tiny_corpus):
     a = train(tmp_path, tiny_corpus, "seed=3", name="a")
     b = train(tmp_path, tiny_corpus, "seed=3", name="b")
