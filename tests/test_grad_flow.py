@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import compose_config
@@ -49,6 +50,44 @@ def test_recorder_matches_hand_computed_bptt_on_a_tiny_rnn():
     assert flow.time_norms[0] < flow.time_norms[-1]
     assert set(flow.layer_norms) == {"encoder.rnn.l0", "head"}
     assert all(torch.equal(p.grad, torch.full_like(p, 7.0)) for p in module.parameters())
+
+
+def test_every_layer_of_a_stack_matches_hand_computed_bptt():
+    """Two tanh layers: dL/dh_t^0 gets W_ih^1 from the layer above at t plus W_hh^0 from step t+1."""
+    torch.manual_seed(0)
+    module, _ = adding_module("rnn", seq_len=5, hidden=3, extra=["model.num_layers=2"])
+    x, y = adding_data(2, 5, seed=5)
+    flow = record_grad_flow(module, (x, y))
+    rnn, head = module.encoder.rnn, module.head
+    hs = {0: [], 1: []}
+    h = [torch.zeros(2, 3), torch.zeros(2, 3)]
+    for t in range(5):  # the textbook recurrence, layer by layer, every h_t^l kept
+        inp = x[:, t]
+        for layer in (0, 1):
+            w_ih, w_hh = getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}")
+            b = getattr(rnn, f"bias_ih_l{layer}") + getattr(rnn, f"bias_hh_l{layer}")
+            h[layer] = torch.tanh(inp @ w_ih.T + h[layer] @ w_hh.T + b)
+            h[layer].retain_grad()
+            hs[layer].append(h[layer])
+            inp = h[layer]
+    loss = ((hs[1][-1] @ head.weight.T + head.bias).squeeze(-1) - y).pow(2).mean()
+    loss.backward()
+    for layer in (0, 1):
+        expected = torch.tensor([float(v.grad.norm()) for v in hs[layer]])
+        torch.testing.assert_close(torch.tensor(flow.layer_time_norms[f"l{layer}"]), expected, rtol=1e-5, atol=1e-9)
+    assert flow.time_norms == flow.layer_time_norms["l1"]
+    assert flow.loss == pytest.approx(float(loss), rel=1e-6)
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_layerwise_stepping_computes_what_the_fused_stack_computes(model):
+    torch.manual_seed(0)
+    module, _ = adding_module(model, seq_len=7, hidden=4, extra=["model.num_layers=3"])
+    batch = adding_data(3, 7, seed=2)
+    flow = record_grad_flow(module, batch)
+    assert flow.loss == pytest.approx(float(module.whole_batch_loss(batch).loss), rel=1e-6)
+    assert sorted(flow.layer_time_norms) == ["l0", "l1", "l2"]
+    assert all(len(v) == 7 and all(n > 0 for n in v) for v in flow.layer_time_norms.values())
 
 
 def test_lstm_gradient_decays_slower_than_tanh_rnn():

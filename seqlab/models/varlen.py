@@ -91,7 +91,7 @@ def _segments(
     finished: list[list[Tensor]] = [[] for _ in h0]
     outs, active = [], batch
     for end, piece in zip(ends, pieces, strict=True):
-        out, state = _kernel_call(module, layer, reverse, piece[:active], state)
+        out, state = run_layer(module, layer, reverse, piece[:active], state)
         outs.append(F.pad(out, (0, 0, 0, 0, 0, batch - active)))
         remaining = active_after[end]
         for store, h in zip(finished, state, strict=True):
@@ -102,10 +102,11 @@ def _segments(
     return torch.cat(outs, dim=1), last
 
 
-def _kernel_call(
+def run_layer(
     module: nn.RNNBase, layer: int, reverse: bool, x: Tensor, state: list[Tensor]
 ) -> tuple[Tensor, list[Tensor]]:
-    """One fused single-layer, single-direction call with the module's weights for (layer, direction)."""
+    """One fused single-layer, single-direction call with the module's weights for (layer, direction): ``x`` (B, T, I)
+    from ``state`` (a list of (1, B, H) tensors: [h] or [h, c]) -> (out (B, T, H), [h_n] or [h_n, c_n])."""
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
     names = ["weight_ih", "weight_hh", *(["bias_ih", "bias_hh"] if module.bias else [])]
     weights = [getattr(module, name + suffix) for name in names]

@@ -11,6 +11,11 @@ geometrically with T - t for a tanh RNN whose Jacobians have norm < 1 (vanishing
 (exploding); an LSTM's additive cell path keeps it flatter. The training gradients are not touched: the parameters'
 ``.grad`` are restored afterwards.
 
+With a multi-layer fused encoder (``nn.RNN/LSTM/GRU``, unidirectional) the recorder steps each layer on its own
+(the module's weights, :func:`seqlab.models.varlen.run_layer`), so ``layer_time_norms["l<k>"][t]`` is the total
+``||dL/dh_t^k||`` of every layer k: what reaches h_t^k from the layer above at step t plus what reaches it through
+the recurrence from step t+1. ``time_norms`` is the last layer's.
+
 ``GradFlowCallback`` (``callbacks=grad_flow``) records every ``every_n_steps`` optimizer steps on the first training
 batch, writes ``run_dir/grad_flow/step_XXXXXX.{png,json}``, logs the image to W&B when that logger is on, and warns
 with the step and the parameter when a training gradient norm (before clipping) is non-finite or above
@@ -29,6 +34,10 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.models.varlen import run_layer
 
 log = logging.getLogger(__name__)
 _LAYER = re.compile(r"^(?P<module>.*)\.(weight|bias)_(ih|hh|hr)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
@@ -44,6 +53,7 @@ class GradFlow:
     time_norms: list[float]
     param_norms: dict[str, float]
     layer_norms: dict[str, float] = field(default_factory=dict)
+    layer_time_norms: dict[str, list[float]] = field(default_factory=dict)  # "l0", "l1", ...: ||dL/dh_t^l||
 
     def non_finite(self) -> list[str]:
         """Names of layers (or ``dL/dh``) whose gradient norm is not finite."""
@@ -75,26 +85,19 @@ def _last_layer_h(state: Any) -> torch.Tensor:
 def record_grad_flow(module: pl.LightningModule, batch: Any, step: int = 0) -> GradFlow:
     """Measure gradient flow on ``batch`` (module needs ``encoder`` and ``whole_batch_loss``).
 
-    The encoder is run one step at a time so that each h_t exists as a tensor: the total derivative of the last
-    layer's h_t is the sum of the gradient reaching its output ``out_t`` (the head, the layer above) and the one
-    reaching the state handed to step t+1 (the recurrence)."""
+    The encoder is run one step at a time so that each h_t exists as a tensor: the total derivative of h_t is the
+    sum of the gradient reaching its output ``out_t`` (the head, the layer above) and the one reaching the state
+    handed to step t+1 (the recurrence). A multi-layer fused encoder is stepped layer by layer (every layer's
+    h_t^l); any other encoder as a whole (its last layer's h_t)."""
     encoder = module.encoder
     if getattr(encoder, "bidirectional", False):
         raise ValueError("gradient flow through time needs a unidirectional encoder")
-    outs: list[torch.Tensor] = []
-    states: list[torch.Tensor] = []
-    forward = encoder.forward
-
-    def stepwise(x: torch.Tensor, state: Any = None, lengths: torch.Tensor | None = None) -> tuple[Any, Any]:
-        for t in range(x.size(1)):
-            out, state = forward(x[:, t : t + 1], state)
-            out.retain_grad()
-            h = _last_layer_h(state)
-            h.retain_grad()
-            outs.append(out)
-            states.append(h)
-        return torch.cat(outs, dim=1), state
-
+    rnn = getattr(encoder, "rnn", None)
+    layered = isinstance(rnn, nn.RNNBase) and rnn.num_layers > 1
+    # (layer, t) -> [(tensor, index)]: the tensors whose ``tensor[index]`` is h_t^layer (the step's output, the
+    # state handed on); their gradients add up to dL/dh_t^layer
+    seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]] = {}
+    stepwise = _layer_stepper(encoder, rnn, seen) if layered else _encoder_stepper(encoder, seen)
     params = dict(module.named_parameters())
     saved = {name: p.grad for name, p in params.items()}
     encoder.forward = stepwise
@@ -106,20 +109,72 @@ def record_grad_flow(module: pl.LightningModule, batch: Any, step: int = 0) -> G
             if result.loss is None:
                 raise ValueError("the batch has no loss: grad flow needs a target")
             result.loss.backward()
-        time_norms = []
-        for out, h in zip(outs, states):
-            total = out.grad[:, 0] if out.grad is not None else torch.zeros_like(out[:, 0])
-            if h.grad is not None:
-                total = total + h.grad[-1]
-            time_norms.append(float(total.detach().float().norm()))
+        layer_time_norms: dict[str, list[float]] = {}
+        for (layer, _t), kept in sorted(seen.items()):
+            total = sum(x.grad[index] for x, index in kept if x.grad is not None)
+            total = total if isinstance(total, torch.Tensor) else torch.zeros(())
+            layer_time_norms.setdefault(f"l{layer}", []).append(float(total.detach().float().norm()))
         param_norms = {n: float(p.grad.detach().norm()) for n, p in params.items() if p.grad is not None}
         loss = float(result.loss.detach())
     finally:
         del encoder.forward
         for name, p in params.items():
             p.grad = saved[name]
-    return GradFlow(step=step, loss=loss, time_norms=time_norms, param_norms=param_norms,
-                    layer_norms=group_norms(param_norms))
+    last = f"l{max(layer for layer, _ in seen)}"
+    return GradFlow(step=step, loss=loss, time_norms=layer_time_norms[last], param_norms=param_norms,
+                    layer_norms=group_norms(param_norms), layer_time_norms=layer_time_norms)
+
+
+def _encoder_stepper(encoder: nn.Module, seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
+    """A stand-in for ``encoder.forward`` running it one step at a time; keeps (out_t, last layer's h_t)."""
+    forward = encoder.forward
+    layer = max(getattr(encoder, "num_layers", 1) - 1, 0)
+
+    def stepwise(x: torch.Tensor, state: Any = None, lengths: torch.Tensor | None = None) -> tuple[Any, Any]:
+        outs = []
+        for t in range(x.size(1)):
+            out, state = forward(x[:, t : t + 1], state)
+            h = _last_layer_h(state)
+            seen[(layer, t)] = [(_kept(out), (slice(None), 0)), (_kept(h), (-1,))]
+            outs.append(out)
+        return torch.cat(outs, dim=1), state
+
+    return stepwise
+
+
+def _layer_stepper(encoder: nn.Module, rnn: nn.RNNBase,
+                   seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
+    """A stand-in for ``encoder.forward`` of a fused multi-layer module stepping every layer separately, as the
+    module computes it (dropout between layers); keeps (out_t^l, h_t^l) for every layer l."""
+    is_lstm = isinstance(rnn, nn.LSTM)
+
+    def stepwise(x: torch.Tensor, state: Any = None, lengths: torch.Tensor | None = None) -> tuple[Any, Any]:
+        x = encoder.input_dropout(x)
+        if state is None:
+            zeros = x.new_zeros(rnn.num_layers, x.size(0), rnn.hidden_size)
+            state = (zeros, zeros) if is_lstm else zeros
+        parts = state if is_lstm else (state,)
+        layer_state = [[p[k : k + 1] for p in parts] for k in range(rnn.num_layers)]
+        outs = []
+        for t in range(x.size(1)):
+            inp = x[:, t : t + 1]
+            for k in range(rnn.num_layers):
+                if k > 0 and rnn.dropout > 0 and rnn.training:
+                    inp = F.dropout(inp, rnn.dropout, training=True)
+                out, layer_state[k] = run_layer(rnn, k, False, inp, layer_state[k])
+                seen[(k, t)] = [(_kept(out), (slice(None), 0)), (_kept(layer_state[k][0]), (0,))]
+                inp = out
+            outs.append(inp)
+        final = [torch.cat([s[i] for s in layer_state]) for i in range(len(parts))]
+        return encoder.output_dropout(torch.cat(outs, dim=1)), tuple(final) if is_lstm else final[0]
+
+    return stepwise
+
+
+def _kept(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with its gradient retained after backward."""
+    x.retain_grad()
+    return x
 
 
 def _first_rows(batch: Any, n: int) -> Any:

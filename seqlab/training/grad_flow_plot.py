@@ -16,9 +16,15 @@ def _positive(values: list[float]) -> list[float]:
 
 
 def plot_history(history: list[Any], path: Path, title: str = "") -> Path:
-    """Left: ||dL/dh_t|| against t for every recorded step (darker = later). Right: per-layer gradient norms of the
-    latest step. ``history`` holds GradFlow records."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
+    """Left: ||dL/dh_t|| of the last layer against t for every recorded step (darker = later). Middle (stacks
+    only): ||dL/dh_t^l|| of every layer at the latest step. Right: per-layer gradient norms of the latest step.
+    ``history`` holds GradFlow records."""
+    latest = history[-1]
+    per_layer = getattr(latest, "layer_time_norms", {}) or {}
+    panels = 3 if len(per_layer) > 1 else 2
+    ratios = [3, 3, 2] if panels == 3 else [3, 2]
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), gridspec_kw={"width_ratios": ratios})
+    left, right = axes[0], axes[-1]
     cmap = plt.get_cmap("viridis")
     for i, flow in enumerate(history):
         shade = cmap(i / max(1, len(history) - 1))
@@ -26,10 +32,18 @@ def plot_history(history: list[Any], path: Path, title: str = "") -> Path:
                   label=f"step {flow.step}" if i in (0, len(history) - 1) else None)
     left.set_yscale("log")
     left.set_xlabel("time step t")
-    left.set_ylabel("||dL/dh_t||")
+    left.set_ylabel("||dL/dh_t|| (last layer)")
     left.set_title(f"gradient flow through time {title}".strip())
     left.legend(loc="best", fontsize=8)
-    latest = history[-1]
+    if panels == 3:
+        middle = axes[1]
+        for name, norms in per_layer.items():
+            middle.plot(range(len(norms)), _positive(norms), lw=1.2, label=f"layer {name[1:]}")
+        middle.set_yscale("log")
+        middle.set_xlabel("time step t")
+        middle.set_ylabel("||dL/dh_t^l||")
+        middle.set_title(f"every layer, step {latest.step}")
+        middle.legend(loc="best", fontsize=8)
     names = list(latest.layer_norms)
     right.barh(range(len(names)), _positive(list(latest.layer_norms.values())), color="tab:orange")
     right.set_yticks(range(len(names)), names, fontsize=8)
