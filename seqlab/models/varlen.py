@@ -52,14 +52,16 @@ def run_segmented(module: nn.RNNBase, x: Tensor, hx: State | None, lengths: Tens
     batch, total = x.size(0), x.size(1)
     hidden, dirs = module.hidden_size, 2 if module.bidirectional else 1
     order = torch.argsort(lengths, descending=True, stable=True)
-    restore = torch.argsort(order)
     sorted_lengths = lengths[order]
-    inp = x.index_select(0, order.to(x.device))[:, : int(sorted_lengths[0])]
+    restore = torch.argsort(order).to(x.device)
+    order = order.to(x.device)
+    inp = x.index_select(0, order)[:, : int(sorted_lengths[0])]
     if hx is None:
         zeros = x.new_zeros(module.num_layers * dirs, batch, hidden)
         hx = (zeros, zeros) if is_lstm else zeros
-    h0 = [h.index_select(1, order.to(x.device)) for h in (hx if is_lstm else (hx,))]
+    h0 = [h.index_select(1, order) for h in (hx if is_lstm else (hx,))]
     reverse_index = _reverse_within_length(sorted_lengths, inp.size(1)).to(x.device)
+    plan = _segment_plan(sorted_lengths)
     finals: list[list[Tensor]] = [[] for _ in h0]
     for layer in range(module.num_layers):
         if layer > 0 and module.dropout > 0 and module.training:
@@ -68,36 +70,45 @@ def run_segmented(module: nn.RNNBase, x: Tensor, hx: State | None, lengths: Tens
         for direction in range(dirs):
             k = layer * dirs + direction
             seq = inp if direction == 0 else _gather_time(inp, reverse_index)
-            out, last = _segments(module, layer, direction == 1, seq, sorted_lengths, [h[k] for h in h0])
+            out, last = _segments(module, layer, direction == 1, seq, plan, [h[k] for h in h0])
             outs.append(out if direction == 0 else _gather_time(out, reverse_index))
             for store, h in zip(finals, last, strict=True):
                 store.append(h)
         inp = outs[0] if dirs == 1 else torch.cat(outs, dim=-1)
-    out = F.pad(inp, (0, 0, 0, total - inp.size(1))).index_select(0, restore.to(x.device))
-    state = [torch.stack(store).index_select(1, restore.to(x.device)) for store in finals]
+    out = F.pad(inp, (0, 0, 0, total - inp.size(1))).index_select(0, restore)
+    state = [torch.stack(store).index_select(1, restore) for store in finals]
     return out, (state[0], state[1]) if is_lstm else state[0]
 
 
-def _segments(
-    module: nn.RNNBase, layer: int, reverse: bool, x: Tensor, lengths: Tensor, h0: list[Tensor]
-) -> tuple[Tensor, list[Tensor]]:
-    """One layer, one direction over rows sorted by descending ``lengths``: outputs (B, T, H) zero past each length,
-    and each row's state at its last step."""
-    batch = x.size(0)
+def _segment_plan(lengths: Tensor) -> list[tuple[int, int, int]]:
+    """For rows sorted by descending ``lengths``: one ``(steps, active, remaining)`` per segment between distinct
+    lengths: the segment's time steps, the rows running through it, the rows still running after it."""
     ends = sorted(set(lengths.tolist()))
-    active_after = {end: int((lengths > end).sum()) for end in ends}
-    pieces = torch.split(x, [b - a for a, b in zip([0, *ends[:-1]], ends, strict=True)], dim=1)
+    active = lengths.numel()
+    plan = []
+    for start, end in zip([0, *ends[:-1]], ends, strict=True):
+        remaining = int((lengths > end).sum())
+        plan.append((end - start, active, remaining))
+        active = remaining
+    return plan
+
+
+def _segments(
+    module: nn.RNNBase, layer: int, reverse: bool, x: Tensor, plan: list[tuple[int, int, int]], h0: list[Tensor]
+) -> tuple[Tensor, list[Tensor]]:
+    """One layer, one direction over rows sorted by descending length (``plan`` from :func:`_segment_plan`):
+    outputs (B, T, H) zero past each length, and each row's state at its last step."""
+    batch = x.size(0)
+    pieces = torch.split(x, [steps for steps, _, _ in plan], dim=1)
     state = [h.unsqueeze(0) for h in h0]
     finished: list[list[Tensor]] = [[] for _ in h0]
-    outs, active = [], batch
-    for end, piece in zip(ends, pieces, strict=True):
+    outs = []
+    for (_, active, remaining), piece in zip(plan, pieces, strict=True):
         out, state = run_layer(module, layer, reverse, piece[:active], state)
         outs.append(F.pad(out, (0, 0, 0, 0, 0, batch - active)))
-        remaining = active_after[end]
         for store, h in zip(finished, state, strict=True):
             store.append(h[0, remaining:active])
         state = [h[:, :remaining] for h in state]
-        active = remaining
     last = [torch.cat(store[::-1], dim=0) for store in finished]
     return torch.cat(outs, dim=1), last
 
