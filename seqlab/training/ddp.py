@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 # what Lightning's launcher exports into the launching process; left set, the next job of a multirun would take
 # itself for an externally launched rank and wait for peers that never start
@@ -53,3 +54,8 @@ def launch_environment_restored() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def rank_and_world(trainer: Any) -> tuple[int, int]:
+    """``(global rank, world size)`` of a data module's trainer; ``(0, 1)`` before it has one."""
+    return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from seqlab.data.locate import Remote, locate
 from seqlab.data.splits import split_sizes
 from seqlab.errors import DataError
+from seqlab.training.ddp import rank_and_world
 from seqlab.training.stream import StreamBatches
 
 TINY_SHAKESPEARE = Remote(
@@ -82,7 +83,7 @@ class CharDataModule(pl.LightningDataModule):
 
     def _loader(self, part: int, name: str) -> DataLoader:
         self.prepare()
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        rank, world = rank_and_world(self.trainer)
         stream = StreamBatches(self.ids[self.splits[part]], self.cfg.batch_size, self.cfg.seq_len, rank, world, name)
         if name == "train":
             self.shard = stream.shard

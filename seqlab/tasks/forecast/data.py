@@ -23,6 +23,7 @@ from seqlab.tasks.forecast.series import (
     resolve_source,
 )
 from seqlab.tasks.forecast.windows import SPLITS, WindowDataset, split_bounds, window_origins
+from seqlab.training.ddp import rank_and_world
 
 
 @dataclass
@@ -100,7 +101,7 @@ class ForecastDataModule(pl.LightningDataModule):
     def _loader(self, name: str) -> DataLoader:
         self.prepare()
         dataset, batch = self.datasets[name], self.task.batch_size
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        rank, world = rank_and_world(self.trainer)
         if world == 1:
             return DataLoader(dataset, batch_size=batch, shuffle=(name == "train"))
         if name == "train":  # Lightning calls set_epoch on it: a new order every epoch

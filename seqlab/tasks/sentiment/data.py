@@ -29,6 +29,7 @@ from seqlab.data.locate import locate
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.sentiment.tokenize import tokenize
 from seqlab.tasks.sentiment.vocab import Vocab
+from seqlab.training.ddp import rank_and_world
 
 SOURCES = ("imdb", "uci", "csv")
 UCI_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
@@ -272,7 +273,7 @@ class SentimentDataModule(pl.LightningDataModule):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         self.prepare()
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        rank, world = rank_and_world(self.trainer)
         split = self.splits[name]
         sampler = BucketBatchSampler(split.lengths, self.cfg.batch_size, self.cfg.bucket_batches, shuffle,
                                      seed=self.cfg.data.split_seed, rank=rank, world=world)
