@@ -3,7 +3,8 @@
 ``python -m seqlab.generate ckpt_path=PATH prompt="ROMEO:" length=500 temperature=0.8 seed=1``
 
 Prints the prompt followed by ``length`` sampled tokens; the same seed gives the same text; ``temperature=0`` is
-greedy. ``ckpt_path`` may be a run folder (its last checkpoint).
+greedy. ``ckpt_path`` may be a run folder (its last checkpoint). ``seed=N`` draws from its own stream,
+``derive_seed(N, "generate")``, so it never repeats the run's N-th validation sample (drawn with seed N).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 
 from seqlab.cli_args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
+
+GENERATE_STREAM = "generate"  # seed stream of this command, apart from the validation samples'
 
 SPEC = {
     "ckpt_path": (str, ...),
@@ -23,9 +26,11 @@ SPEC = {
 }
 
 
-def generate(ckpt_path: str, prompt: str = "\n", length: int = 500, temperature: float = 1.0, seed: int = 0,
-             device: str = "cpu") -> str:
+def generate(
+    ckpt_path: str, prompt: str = "\n", length: int = 500, temperature: float = 1.0, seed: int = 0, device: str = "cpu"
+) -> str:
     from seqlab.checkpoint import load_module
+    from seqlab.generation.seeds import derive_seed
 
     if length < 0:
         raise ConfigError("length", f"must be >= 0, got {length}")
@@ -34,7 +39,7 @@ def generate(ckpt_path: str, prompt: str = "\n", length: int = 500, temperature:
     module = load_module(ckpt_path, map_location=device)
     if not hasattr(module, "generate"):
         raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' does not generate text")
-    return module.generate(prompt, length, temperature, seed=seed)
+    return module.generate(prompt, length, temperature, seed=derive_seed(seed, GENERATE_STREAM))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,13 +14,14 @@ A model also states ``output_size``, ``bidirectional`` (a bidirectional model ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-State = Any  # Tensor | tuple[Tensor, ...] | None
+State = Any  # Tensor | tuple | list | dict of these (nested) | None
 
 
 @dataclass
@@ -57,23 +58,36 @@ class SequenceModel(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-def detach_state(state: State) -> State:
-    """Cut the graph behind a state of any shape (Tensor, tuple/list of Tensors, nested, or None)."""
+def map_state(state: State, fn: Callable[[torch.Tensor], torch.Tensor]) -> State:
+    """``fn`` applied to every Tensor of a nested state (Tensor, tuple/namedtuple/list, dict, or None), shape kept."""
     if state is None:
         return None
     if isinstance(state, torch.Tensor):
-        return state.detach()
+        return fn(state)
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # a namedtuple takes positional fields
+        return type(state)(*(map_state(s, fn) for s in state))
     if isinstance(state, tuple | list):
-        return type(state)(detach_state(s) for s in state)
+        return type(state)(map_state(s, fn) for s in state)
     if isinstance(state, dict):
-        return {k: detach_state(v) for k, v in state.items()}
-    raise TypeError(f"cannot detach a state of type {type(state).__name__}")
+        return {k: map_state(v, fn) for k, v in state.items()}
+    raise TypeError(f"a state holds Tensors, tuples, lists, dicts or None, not {type(state).__name__}")
+
+
+def state_tensors(state: State) -> list[torch.Tensor]:
+    """Every Tensor of a nested state, in walking order."""
+    found: list[torch.Tensor] = []
+    map_state(state, lambda t: found.append(t) or t)
+    return found
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph behind a state of any shape (Tensor, tuple/list of Tensors, nested, or None)."""
+    return map_state(state, torch.Tensor.detach)
 
 
 def select_state(state: State, index: torch.Tensor, batch_dim: int = 1) -> State:
-    """Rows ``index`` of a state whose batch dimension is ``batch_dim`` (for a smaller last batch)."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.index_select(batch_dim, index)
-    return type(state)(select_state(s, index, batch_dim) for s in state)
+    """Rows ``index`` (may repeat) along ``batch_dim`` of every Tensor of a nested state.
+
+    A smaller last batch, or beam search: ``index`` of shape ``(B',)`` picks, reorders or duplicates rows.
+    """
+    return map_state(state, lambda t: t.index_select(batch_dim, index))

@@ -9,12 +9,16 @@
         task_name = "mytask"
         overrides = ["task.batch_size=4", "task.seq_len=12"]
 
+    class TestMyDecoder(DecoderContract):  # a decoder (seqlab.models.decoder.Decoder) for seq2seq or captioning
+        def make_decoder(self): ...
+
 Run them with pytest after ``pip install`` of the plugin: they compose the plugin's YAML through seqlab's config
 search path, so they also check that the entry points and config package are wired up.
 """
 
 from seqlab.testing.compose import compose_run_config, option_file
+from seqlab.testing.decoder_contract import DecoderContract
 from seqlab.testing.model_contract import ModelContract
 from seqlab.testing.task_contract import TaskContract
 
-__all__ = ["ModelContract", "TaskContract", "compose_run_config", "option_file"]
+__all__ = ["DecoderContract", "ModelContract", "TaskContract", "compose_run_config", "option_file"]

@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
+from seqlab.generation.search import sample_next
 from seqlab.models.base import State
 from seqlab.tasks.base import build_model
 from seqlab.tasks.charlm.data import CharVocab
-from seqlab.training.sampling import sample_next
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
