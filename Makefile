@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 
 install: $(STAMP)
 
+# about 4.5 minutes on a quiet 2-core CPU (budget=quick); longer: make run ARGS="budget=long" (README, Quick start)
 run: install
 	$(PY) -m seqlab model=lstm task=charlm $(ARGS)
 

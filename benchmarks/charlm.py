@@ -25,7 +25,8 @@ def main(argv: list[str]) -> None:
 
     epochs = next((int(a.split("=")[1]) for a in argv if a.startswith("epochs=")), 3)
     overrides = [a for a in argv if not a.startswith("epochs=")]
-    overrides = ["logger=csv", "trainer.max_steps=-1", f"trainer.max_epochs={epochs}",
+    # budget=long: the issue-2 settings (64 x 100, constant lr 2e-3, a validation per epoch), not the 5-minute default
+    overrides = ["budget=long", "logger=csv", "trainer.max_steps=-1", f"trainer.max_epochs={epochs}",
                  "trainer.val_check_interval=1.0", "trainer.enable_progress_bar=false", "task.sample.length=300",
                  *overrides]
     register_configs()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,12 +18,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from seqlab.config.preflight import preflight
+from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
+from seqlab.run_folder import check_output_dirs, remove_unfinished
 
 log = logging.getLogger("seqlab")
+INTERRUPTED_EXIT = 130  # the shell's code for a process ended by Ctrl-C
 register_configs()
 
 
@@ -41,33 +42,37 @@ def hydra_main(cfg: DictConfig) -> float | None:
     except SeqlabError as exc:
         if cfg.get("debug") or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
+        record = exc.record() if isinstance(exc, TrainingFailed) else {"error": str(exc)}
+        record["overrides"] = list(hc.overrides.task)
         if multirun:
-            write_json(run_dir / FAILED_FILE, {"error": str(exc), "overrides": list(hc.overrides.task)})
+            write_json(run_dir / FAILED_FILE, record)
             log.error("job %s failed: %s", hc.job.num, exc)
             return None
         print(f"seqlab: error: {exc}", file=sys.stderr)
-        _remove_unfinished(run_dir)
+        if isinstance(exc, TrainingFailed):  # it trained: keep the folder, with the reason beside the checkpoints
+            write_json(run_dir / FAILED_FILE, record)
+        else:  # nothing of value yet: take back what this run created (never a folder that was there before)
+            remove_unfinished(run_dir)
         sys.exit(2)
+    if results.get("interrupted"):
+        sys.exit(INTERRUPTED_EXIT)
     metric = results.get(cfg.optimized_metric)
     return float(metric) if metric is not None else None
-
-
-def _remove_unfinished(run_dir: Path) -> None:
-    """Delete a run folder that holds no checkpoint (nothing half-written is left behind)."""
-    if run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*.ckpt")):
-        logging.shutdown()
-        shutil.rmtree(run_dir, ignore_errors=True)
-        parent = run_dir.parent
-        while parent.name and parent != Path.cwd() and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
 
 
 def main() -> None:
     """Console entry point: check the command line first, then hand it to Hydra."""
     try:
         preflight(sys.argv[1:])
+        if not any(a.split("=")[0] in HANDS_OFF for a in sys.argv[1:]):
+            check_output_dirs(split_argv(sys.argv[1:])[0])
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)
     hydra_main()
+    from seqlab.sweep_summary import sweep_failures
+
+    failed = sweep_failures()
+    if failed:  # after the summary: a sweep with failed jobs is not a success for scripts and CI
+        print(f"seqlab: {failed} job(s) of the sweep failed (see sweep_summary.md)", file=sys.stderr)
+        sys.exit(1)

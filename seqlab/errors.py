@@ -29,8 +29,6 @@ class PluginError(SeqlabError):
     """Plugins conflict (two packages register one name, or a plugin shadows a built-in)."""
 
 
-class TrainingDiverged(SeqlabError):
-    """The loss became non-finite; the last good checkpoint is kept."""
 
 
 def _yaml(value: object) -> str:
@@ -38,3 +36,29 @@ def _yaml(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return "null" if value is None else str(value)
+
+
+class TrainingFailed(SeqlabError):
+    """Training started and then could not go on; the run folder is kept with failed.json (reason, step, last good
+    checkpoint)."""
+
+    def __init__(self, message: str, step: int | None = None, last_checkpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.last_checkpoint = last_checkpoint
+
+    def record(self) -> dict[str, object]:
+        return {"error": str(self), "step": self.step, "last_checkpoint": self.last_checkpoint}
+
+
+class RunInterrupted(Exception):  # noqa: N818 - not an error: the user asked for it
+    """Ctrl-C: fit stopped at a batch border after saving ``checkpoint`` at optimizer step ``step``."""
+
+    def __init__(self, checkpoint: str, step: int) -> None:
+        super().__init__(f"interrupted at step {step}; saved {checkpoint}")
+        self.checkpoint = checkpoint
+        self.step = step
+
+
+class TrainingDiverged(TrainingFailed):
+    """The loss became non-finite; the last good checkpoint is kept."""

@@ -1,9 +1,11 @@
-"""``python -m seqlab.plugins [--json] [--strict]``: the installed seqlab plugins.
+"""``python -m seqlab.plugins [--json] [--strict] [--load]``: the installed seqlab plugins.
 
 For each distribution that declares seqlab entry points (seqlab's own built-ins first): name, version, whether it
 is enabled (``SEQLAB_DISABLE_PLUGINS``), the models and tasks it registers, its config package(s), where their YAML
 files live on disk, the group options they add, and any problem (import error, name clash, shadowed option).
-``--strict`` exits 1 when any enabled plugin has a problem (for CI).
+``--strict`` exits 1 when any enabled plugin has a problem (for CI). The listing is read from the entry points'
+metadata without importing any model or task class (so without torch: about a second); ``--load`` (implied by
+``--strict``) also imports every class to catch the import errors.
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seqlab.plugins", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of text")
     parser.add_argument("--strict", action="store_true", help="exit 1 when an enabled plugin has a problem")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="also import every model and task class (slower: imports torch; implied by --strict)",
+    )
     args = parser.parse_args(argv)
-    infos = registry.plugins()
+    infos = registry.plugins(load=args.load or args.strict)
     if args.json:
         print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
     else:

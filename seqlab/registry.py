@@ -6,6 +6,7 @@ A ``seqlab.conf`` entry point names a config package (e.g. ``seqlab_indrnn.conf`
 search path as group options (``model/indrnn.yaml`` -> ``model=indrnn``).
 
 Rules:
+- Names come from entry-point metadata; a class is imported (with torch) only when :func:`get` asks for it.
 - ``SEQLAB_DISABLE_PLUGINS`` (``all`` or a comma-separated list of distribution names) turns plugins off.
 - A plugin that fails to import is reported by name with its error (a warning; ``python -m seqlab.plugins``) and
   skipped; every other plugin and the built-ins keep working.
@@ -100,11 +101,13 @@ def _scan(kind: str) -> tuple[dict[str, _Entry], list[tuple[str, tuple[str, str]
             continue
         if ep.name in found and normalize(found[ep.name].dist) != normalize(dist):
             other = found[ep.name].dist
-            clashes.append((
-                f"{kind} name '{ep.name}' is registered by two packages: '{other}' and '{dist}'; "
-                f"uninstall one or disable it with {DISABLE_ENV}={dist if other == BUILTIN_DIST else other}",
-                (other, dist),
-            ))
+            clashes.append(
+                (
+                    f"{kind} name '{ep.name}' is registered by two packages: '{other}' and '{dist}'; "
+                    f"uninstall one or disable it with {DISABLE_ENV}={dist if other == BUILTIN_DIST else other}",
+                    (other, dist),
+                )
+            )
             continue
         found[ep.name] = _Entry(ep.name, ep, dist)
     return found, clashes
@@ -212,8 +215,12 @@ def _conf_sources(world: tuple | None = None) -> tuple[ConfSource, ...]:
     out += sorted(plugin_sources, key=lambda s: (normalize(s.dist), s.package))
     for source in out:
         if source.error:
-            log.warning("plugin '%s' failed to import its config package '%s': %s (skipped)",
-                        source.dist, source.package, source.error)
+            log.warning(
+                "plugin '%s' failed to import its config package '%s': %s (skipped)",
+                source.dist,
+                source.package,
+                source.error,
+            )
     return tuple(out)
 
 
@@ -253,12 +260,14 @@ def _shadowing(sources: tuple[ConfSource, ...]) -> list[tuple[str, str]]:
             if option in seen and plugin:
                 owner_ = seen[option]
                 what = {BUILTIN_DIST: "a built-in option", HYDRA_DIST: "an option of Hydra itself"}.get(
-                    owner_, f"an option of plugin '{owner_}'")
-                problems.append((source.dist, (
+                    owner_, f"an option of plugin '{owner_}'"
+                )
+                message = (
                     f"plugin '{source.dist}' ships config '{option}.yaml' ({source.package}), which is already "
                     f"{what}; a plugin may add options but never replace one: rename it, or disable a plugin with "
                     f"{DISABLE_ENV}={source.dist}"
-                )))
+                )
+                problems.append((source.dist, message))
             else:
                 seen.setdefault(option, source.dist)
     return problems
@@ -291,9 +300,12 @@ class PluginInfo:
     errors: list[str] = field(default_factory=list)
 
 
-def plugins(load: bool = True) -> list[PluginInfo]:
-    """Each installed distribution declaring seqlab entry points (built-ins first). Never raises: import
-    errors (``load=True`` imports every entry point), name clashes and shadowed options land in ``errors``."""
+def plugins(load: bool = False) -> list[PluginInfo]:
+    """Each installed distribution declaring seqlab entry points (built-ins first), read from their metadata.
+
+    Never raises: import errors, name clashes and shadowed options land in ``errors``. Classes are not imported
+    (that would import torch) unless ``load=True``; without it, the import errors listed are those of config
+    packages and of classes this process already tried to load."""
     infos: dict[str, PluginInfo] = {}
     for kind, group in GROUPS.items():
         for ep in entry_points(group=group):
@@ -308,11 +320,14 @@ def plugins(load: bool = True) -> list[PluginInfo]:
             if ep.name in listed:
                 continue
             listed.append(ep.name)
+            error = _load_errors.get((kind, ep.name)) if info.enabled else None
             if load and info.enabled:
                 try:
                     ep.load()
                 except Exception as exc:
-                    info.errors.append(f"{kind} '{ep.name}' failed to import: {type(exc).__name__}: {exc}")
+                    error = f"{type(exc).__name__}: {exc}"
+            if error:
+                info.errors.append(f"{kind} '{ep.name}' failed to import: {error}")
     if BUILTIN_DIST in infos and BUILTIN_CONF not in infos[BUILTIN_DIST].conf:
         infos[BUILTIN_DIST].conf.insert(0, BUILTIN_CONF)
     sources = _conf_sources(_world())

@@ -25,7 +25,8 @@ from seqlab.results import FAILED_FILE, RESULTS_FILE
 
 METRIC_PREFIXES = ("val/", "test/")
 COST_COLUMNS = {"params": "trainable_parameters", "tokens/s": "tokens_per_second", "wall s": "wall_seconds"}
-LOWER_IS_BETTER = ("loss", "bpc", "ppl", "perplexity", "error", "err", "mse", "mae", "rmse", "wer", "cer")
+LOWER_IS_BETTER = ("loss", "nll", "bpc", "ppl", "perplexity", "error", "err", "mse", "mae", "rmse", "mase", "mape",
+                   "smape", "wer", "cer")
 ORDERS = ("auto", "min", "max")
 SPEC: dict[str, tuple[type, Any]] = {
     "sort": (str, "val/loss"), "order": (str, "auto"), "columns": (str, None), "curve": (str, None),
@@ -188,8 +189,8 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
 
 
 def curve(run: Run, metric: str = "val/loss") -> list[tuple[int, float]]:
-    """(step, value) pairs of ``metric`` from the run's ``csv/metrics.csv``. Its ``step`` is Lightning's logging
-    step, which counts training batches under manual optimization (``global_step`` counts TBPTT chunks)."""
+    """(step, value) pairs of ``metric`` from the run's ``csv/metrics.csv``; ``step`` is Lightning's logging step,
+    which counts training batches (under TBPTT a batch is several optimizer steps)."""
     path = run.path / "csv" / "metrics.csv"
     if not path.is_file():
         return []
@@ -203,9 +204,13 @@ def curve(run: Run, metric: str = "val/loss") -> list[tuple[int, float]]:
 
 
 def plot_curves(runs: Sequence[Run], metric: str, path: Path, labels: Sequence[str]) -> int:
-    """Draw every run's ``metric`` against step in one PNG; return how many runs had a curve (0: no file)."""
-    curves = [(label, curve(run, metric)) for run, label in zip(runs, labels)]
-    curves = [(label, points) for label, points in curves if points]
+    """Draw every run's ``metric`` against training batches in one PNG, beside its training loss when logged;
+    return how many runs had a curve of ``metric`` (0: no file).
+
+    Each validation is a point joined by lines, so a short run (one or two validations) still reads as a curve, and
+    a run with a single validation has its value written beside the point."""
+    curves = [(label, curve(run, metric), curve(run, "train/loss")) for run, label in zip(runs, labels)]
+    curves = [c for c in curves if c[1]]
     if not curves:
         return 0
     import matplotlib
@@ -213,16 +218,35 @@ def plot_curves(runs: Sequence[Run], metric: str, path: Path, labels: Sequence[s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for label, points in curves:
+    with_train = metric != "train/loss" and any(train for _, _, train in curves)
+    fig, axes = plt.subplots(1, 2 if with_train else 1, figsize=(13 if with_train else 8, 5), squeeze=False)
+    ax = axes[0][-1]
+    for index, (label, points, train) in enumerate(curves):
+        color = f"C{index % 10}"
         steps, values = zip(*points)
-        ax.plot(steps, values, marker="o" if len(points) < 20 else None, markersize=3, label=label)
-    ax.set_xlabel("logged step (training batches; global_step counts TBPTT chunks)")
+        ax.plot(steps, values, marker="o", markersize=5 if len(points) < 30 else 2, linewidth=1.5, color=color,
+                label=label)
+        if len(points) == 1:
+            ax.annotate(f"{values[0]:.4g}", (steps[0], values[0]), textcoords="offset points", xytext=(6, 4),
+                        fontsize="small", color=color)
+        if with_train and train:
+            train_steps, train_values = zip(*train)
+            axes[0][0].plot(train_steps, train_values, linewidth=1, alpha=0.8, color=color, label=label)
+    ax.set_title(f"{metric} at each validation ({len(curves)} runs)")
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} of {len(curves)} runs")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
-    fig.tight_layout()
+    panels = [axes[0][0], ax] if with_train else [ax]
+    if with_train:
+        axes[0][0].set_title("train/loss (as logged during training)")
+        axes[0][0].set_ylabel("train/loss")
+    for panel in panels:
+        panel.set_xlabel("training batches")
+        panel.grid(alpha=0.3)
+    handles, names = ax.get_legend_handles_labels()
+    names = [n if len(n) <= 100 else n[:97] + "..." for n in names]
+    below = 0.045 * len(names) + 0.03  # the legend sits under the panels, one run a line
+    fig.set_figheight(5 + 5 * below)
+    fig.legend(handles, names, loc="lower left", fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, below, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return len(curves)

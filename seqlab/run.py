@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,18 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from seqlab import registry
+from seqlab.checkpoint import check_compatible, read_checkpoint
+from seqlab.config.lightning_errors import trainer_arguments_checked
 from seqlab.config.validate import validate
+from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
+from seqlab.run_summary import print_summary
 from seqlab.training.ddp import launch_environment_restored, launch_ranks_as_this_job
+from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
+from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
+from seqlab.training.threads import apply_threads
 from seqlab.training.throughput import ThroughputMeter
 from seqlab.training.trainer import build_trainer, find_callback
 
@@ -25,14 +33,19 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train, validate and test the configured task; return (and write) the results."""
     validate(cfg)
-    ckpt_path = resolve_resume(cfg.get("resume"), run_dir)
+    apply_threads(cfg)  # hardware.threads: torch's threads shared among the runs on these cores
+    ckpt_path = resolve_resume(cfg.get("resume"), run_dir, cfg=cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task_cls = registry.get_task(cfg.task.name)
     module, data = task_cls.build(cfg)
+    if ckpt_path:
+        check_compatible(module, read_checkpoint(ckpt_path, "resume"), "resume")
     launch_ranks_as_this_job()
     with launch_environment_restored():
-        own_sampler = {"use_distributed_sampler": False} if getattr(data, "shards_itself", False) else None
-        trainer = build_trainer(cfg, run_dir, resumed_from=ckpt_path, overrides=own_sampler)
+        own_sampler = {"use_distributed_sampler": False} if getattr(data, "shards_itself", False) else {}
+        with trainer_arguments_checked():
+            trainer = build_trainer(cfg, run_dir, extra_callbacks=[EvalTimer()], resumed_from=ckpt_path,
+                                    overrides={**eval_limits(cfg), **own_sampler})
         _remember_wandb_run(trainer, run_dir)
         try:
             return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
@@ -43,10 +56,22 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: pl.LightningModule,
                   data: pl.LightningDataModule, ckpt_path: str | None) -> dict[str, Any]:
     started = time.time()
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    latest = find_callback(trainer, LastCheckpoint)
+    interrupted: RunInterrupted | None = None
+    try:
+        with trainer_arguments_checked():
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
+    except RunInterrupted as exc:
+        interrupted = exc
+    except TrainingFailed as exc:
+        if latest is not None and latest.path.is_file():
+            exc.last_checkpoint = str(latest.path)
+        raise
     fit_seconds = time.time() - started
     metrics = _metrics(trainer, "val/", "train/")
-    if not any(k.startswith("val/") for k in metrics) and trainer.limit_val_batches != 0 and not trainer.interrupted:
+    if interrupted is not None:
+        log.info("interrupted at step %d; resume with: resume=%s", interrupted.step, run_dir)
+    elif not any(k.startswith("val/") for k in metrics) and trainer.limit_val_batches != 0:
         # max_steps came before the first validation (it counts optimizer steps, one per TBPTT chunk, while
         # val_check_interval counts batches): validate the final weights once, so every run reports val/*
         log.info("no validation ran during training; validating the final weights")
@@ -56,10 +81,18 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: p
     # read before testing: trainer.test(ckpt_path=best) restores the callback's state from the best checkpoint
     best = checkpoint.best_model_path if checkpoint else ""
     best_score = checkpoint.best_model_score if checkpoint else None
-    last = checkpoint.last_model_path if checkpoint else ""
+    last = str(latest.path) if latest is not None and latest.path.is_file() else ""
+    test_skipped = False
     if cfg.get("test", True) and trainer.limit_test_batches != 0:
-        trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
-        metrics.update(_metrics(trainer, "test/"))
+        announce_test(trainer, data, find_callback(trainer, EvalTimer))
+        if interrupted is not None:
+            print("seqlab: testing the best checkpoint before stopping (Ctrl-C again to skip the test)", flush=True)
+        try:
+            with ctrl_c_skips() if interrupted is not None else nullcontext():
+                trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False, weights_only=True)
+            metrics.update(_metrics(trainer, "test/"))
+        except EvaluationSkipped:
+            test_skipped = True
     meter = find_callback(trainer, ThroughputMeter)
     results: dict[str, Any] = {
         **metrics,
@@ -74,16 +107,21 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: p
         "fit_seconds": fit_seconds,
         "wall_seconds": time.time() - started,
         "world_size": trainer.world_size,
+        "val_batches": _batch_counts(trainer.num_val_batches),
+        "test_batches": _batch_counts(trainer.num_test_batches),
         "train_shards": _gather(getattr(data, "shard", None)),
         "best_checkpoint": best or None,
         "best_score": best_score,
         "last_checkpoint": last or None,
         "resumed_from": ckpt_path,
         "run_dir": str(run_dir),
+        "interrupted": interrupted is not None,
+        **({"test_skipped": True} if test_skipped else {}),
     }
     if trainer.is_global_zero:
         write_json(run_dir / RESULTS_FILE, results)
         log.info("results: %s", run_dir / RESULTS_FILE)
+        print_summary(results)
     return results
 
 
@@ -118,6 +156,11 @@ def _gather(value: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, value)
     return out
+
+
+def _batch_counts(counts: list[int | float]) -> int | None:
+    """Batches of one evaluation pass (per rank), or None when that pass did not run."""
+    return int(sum(counts)) if counts and all(c != float("inf") for c in counts) else None
 
 
 def _metrics(trainer: pl.Trainer, *prefixes: str) -> dict[str, float]:

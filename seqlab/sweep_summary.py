@@ -24,6 +24,12 @@ from seqlab.results import FAILED_FILE, RESULTS_FILE, write_json
 
 SUMMARY_MD = "sweep_summary.md"
 SUMMARY_JSON = "sweep_summary.json"
+_failed_jobs = 0  # of the last sweep summarized in this process (``python -m seqlab -m`` exits 1 when > 0)
+
+
+def sweep_failures() -> int:
+    """How many jobs of the sweep this process ran failed (0 outside a multirun)."""
+    return _failed_jobs
 
 
 def metric_direction(config: DictConfig, metric: str) -> str:
@@ -128,6 +134,8 @@ class SweepSummary(Callback):
         summary = summarize(sweep_dir, metric, metric_direction(config, metric))
         if not summary["jobs"]:
             return
+        global _failed_jobs
+        _failed_jobs = summary["counts"]["failed"]
         write_json(sweep_dir / SUMMARY_JSON, summary)
         (sweep_dir / SUMMARY_MD).write_text(render(summary, markdown=True))
         print("\n" + render(summary), flush=True)

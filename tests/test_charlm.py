@@ -80,7 +80,9 @@ def test_checkpoint_round_trips_through_generation(tmp_path, tiny_corpus):
 
 
 def test_resume_continues_exactly(tmp_path, tiny_corpus):
-    common = ["task.tbptt_steps=16", "model.num_layers=2", "model.dropout=0.2", "trainer.val_check_interval=3"]
+    # a constant schedule: the first run (max_steps=6) and the whole run (12) then follow the same learning rates
+    common = ["task.tbptt_steps=16", "model.num_layers=2", "model.dropout=0.2", "trainer.val_check_interval=3",
+              "optimizer.schedule=constant"]
     whole = train(tmp_path, tiny_corpus, *common, "trainer.max_steps=12", name="whole")
     train(tmp_path, tiny_corpus, *common, "trainer.max_steps=6", name="first")
     resumed = train(tmp_path, tiny_corpus, *common, "trainer.max_steps=12", f"resume={tmp_path / 'first'}",

@@ -112,7 +112,8 @@ def test_columns_and_order_options(sweep, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("metric, expected", [("val/loss", "min"), ("test/bpc", "min"), ("val/ppl", "min"),
-                                              ("val/mse", "min"), ("val/acc", "max"), ("val/f1", "max")])
+                                              ("val/mse", "min"), ("val/mase", "min"), ("test/smape", "min"),
+                                              ("val/acc", "max"), ("val/f1", "max")])
 def test_direction_from_the_metric_name(metric, expected):
     assert direction(metric) == expected
 

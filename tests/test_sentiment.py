@@ -180,8 +180,13 @@ def test_bucket_sampler_groups_similar_lengths_and_covers_everything():
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
     assert spread < 30  # random batches of 10 would spread over ~80
     assert list(sampler) != batches  # a new order every epoch
-    ordered = [lengths[i] for b in BucketBatchSampler(lengths, 10, shuffle=False) for i in b]
-    assert ordered == sorted(lengths)
+    evaluation = list(BucketBatchSampler(lengths, 10, shuffle=False))
+    assert evaluation == list(BucketBatchSampler(lengths, 10, shuffle=False)), "the same order every pass"
+    assert sorted(lengths[i] for b in evaluation for i in b) == sorted(lengths)
+    assert all(max(lengths[i] for i in b) <= min(lengths[i] for i in nxt) or max(lengths[i] for i in nxt)
+               <= min(lengths[i] for i in b) for b, nxt in zip(evaluation, evaluation[1:])), "batches of one length band"
+    first = [lengths[i] for b in evaluation[:5] for i in b]
+    assert max(first) - min(first) > 50, "a prefix of the evaluation batches samples every length"
 
 
 @pytest.mark.parametrize("n", [95, 100, 107])

@@ -1,5 +1,8 @@
 """Check the command line before Hydra starts a run: every group option exists, every key is known, and (for a
-single run) the composed config validates. Turns Hydra's multi-line composition errors into one ConfigError."""
+single run) the composed config validates. Turns Hydra's multi-line composition errors into one ConfigError.
+
+Options and keys are checked with Hydra and OmegaConf alone (no torch, no Lightning), so a typo is reported in about
+a second; only the value checks of :func:`seqlab.config.validate.validate` import the model and task classes."""
 
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from seqlab import registry
 from seqlab.config.store import register_configs
-from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 
 CONFIG_MODULE = "seqlab.conf"
+# Hydra's flags that start no run
 HANDS_OFF = ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc",
-             "--version", "--experimental-rerun")
+             "--version", "--experimental-rerun")  # fmt: skip
+HELP = ("--help", "-h")  # shows the composed config: its options and keys are checked, its values are not
 TAKES_VALUE = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p")
 
 
@@ -38,19 +42,31 @@ def split_argv(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def preflight(argv: list[str]) -> None:
-    """Raise ConfigError for the first problem a command line has; do nothing for --help and friends."""
+    """Raise ConfigError for the first problem a command line has; for --help only options and keys are checked,
+    and nothing for Hydra's other flags (--cfg, --info, ...)."""
     register_configs()
     registry.check_plugins()  # a name clash or a shadowed option is one clear line, for --help too
-    if any(a.split("=")[0] in HANDS_OFF for a in argv):
+    flags = {a.split("=")[0] for a in argv}
+    if flags & (set(HANDS_OFF) - set(HELP)):
         return
     overrides, multirun = split_argv(argv)
+    shows_help = bool(flags & set(HELP))
     parsed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
+    if shows_help and not parsed:
+        return  # the default config: nothing to check, Hydra composes it for the help text
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         _check_group_options(parsed)
+        sweep = next((o for o in parsed if o.is_sweep_override()), None)
+        if shows_help and sweep is not None:
+            raise ConfigError(
+                sweep.get_key_element(), f"--help shows one config: give one value, not '{sweep.input_line}'"
+            )
         for combo in _combinations(parsed):
             cfg = compose_checked(combo)
-            if not multirun:
+            if not multirun and not shows_help:
+                from seqlab.config.validate import validate  # imports torch: only after options and keys passed
+
                 validate(cfg)
     GlobalHydra.instance().clear()
 

@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 from seqlab import registry
 from seqlab.config.schema import to_dataclass
 from seqlab.config.trainer_args import trainer_defaults
+from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
 from seqlab.training.optim import SCHEDULES
 
@@ -25,7 +26,9 @@ def validate(cfg: DictConfig) -> None:
     to_dataclass(task_cls.Config, cfg.task, "task")
     task_cls.check(cfg)
     _check_trainer(cfg)
+    check_run_values(cfg)
     _check_optimizer(cfg)
+    _check_threads_and_progress(cfg)
     kind = cfg.logger.get("kind")
     if kind not in LOGGERS:
         raise ConfigError("logger.kind", f"unknown logger '{kind}'", allowed=LOGGERS)
@@ -57,3 +60,14 @@ def _check_optimizer(cfg: DictConfig) -> None:
         value = opt.get(key)
         if value is not None and (not isinstance(value, int | float) or value <= 0):
             raise ConfigError(f"optimizer.{key}", f"must be a positive number or null, got {value!r}")
+
+
+def _check_threads_and_progress(cfg: DictConfig) -> None:
+    """``hardware.threads``: auto, torch or a positive int; ``progress.*``: numbers >= 0."""
+    from seqlab.training.threads import parse_setting  # torch and Lightning are loaded by now (the task checks)
+
+    parse_setting((cfg.get("hardware") or {}).get("threads", "auto"))
+    for key in ("every_n_steps", "every_seconds"):
+        value = (cfg.get("progress") or {}).get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            raise ConfigError(f"progress.{key}", f"must be a number >= 0 (0: off), got {value!r}")

@@ -24,7 +24,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqlab import registry
-from seqlab.checkpoint import load_module
+from seqlab.checkpoint import load_module, read_checkpoint
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 from seqlab.tasks.base import Task
@@ -32,7 +32,7 @@ from seqlab.testing.compose import compose_run_config, option_file
 
 TRAINER = [
     "trainer.max_steps=4", "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2", "trainer.val_check_interval=1.0", "trainer.enable_progress_bar=false",
+    "trainer.limit_test_batches=2", "trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1", "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false", "trainer.log_every_n_steps=1", "logger=csv",
 ]
 
@@ -107,7 +107,7 @@ class TaskContract:
         last = run_dir / "checkpoints" / "last.ckpt"
         assert last.is_file(), "no checkpoints/last.ckpt"
         module = load_module(run_dir)
-        saved = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
+        saved = read_checkpoint(last, "checkpoint")["state_dict"]
         for name, tensor in module.state_dict().items():
             assert torch.equal(tensor.cpu(), saved[name].cpu()), f"{name} differs after load_module"
         return results

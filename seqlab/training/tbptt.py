@@ -151,7 +151,16 @@ class TBPTTModule(pl.LightningModule):
             self.clip_gradients(opt, gradient_clip_val=self.clip.norm, gradient_clip_algorithm="norm")
         if self.clip.value:
             self.clip_gradients(opt, gradient_clip_val=self.clip.value, gradient_clip_algorithm="value")
-        opt.step()
+        try:
+            opt.step()
+        except RuntimeError as exc:  # e.g. Adam with lr=1e38: the update itself overflows float32
+            if "overflow" not in str(exc):
+                raise
+            raise TrainingDiverged(
+                f"training stopped: the optimizer step overflowed at step {self.global_step} ({exc}); "
+                "the last good checkpoint is kept (try a lower optimizer.lr)",
+                step=int(self.global_step),
+            ) from None
         if sched is not None:
             sched.step()
 
@@ -168,13 +177,18 @@ class TBPTTModule(pl.LightningModule):
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"training stopped: non-finite loss ({loss.item()}) at step {self.global_step}; "
-                "the last good checkpoint is kept (try a lower optimizer.lr or optimizer.clip_grad_norm)"
+                "the last good checkpoint is kept (try a lower optimizer.lr or optimizer.clip_grad_norm)",
+                step=int(self.global_step),
             )
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.parameters(), self.cfg.optimizer)
-        chunks = self.chunks_per_batch()
-        total = max(1, int(self.trainer.estimated_stepping_batches) * chunks)
+        # estimated_stepping_batches counts batches (min of max_steps and epochs x batches); max_steps counts
+        # optimizer steps, one per chunk, so it caps the product
+        total = int(self.trainer.estimated_stepping_batches) * self.chunks_per_batch()
+        if self.trainer.max_steps > 0:
+            total = min(total, self.trainer.max_steps)
+        total = max(1, total)
         return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.cfg.optimizer, total)}
 
     def chunks_per_batch(self) -> int:

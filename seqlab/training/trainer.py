@@ -12,7 +12,11 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqlab.errors import ConfigError
 from seqlab.training.exact_resume import ExactResume
+from seqlab.training.last_checkpoint import LastCheckpoint
 from seqlab.training.loggers import build_logger
+from seqlab.training.progress import progress_callbacks
+from seqlab.training.quiet import quiet_lightning
+from seqlab.training.threads import ThreadShare
 from seqlab.training.throughput import ThroughputMeter
 
 
@@ -26,13 +30,19 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
         filename="best-{step}",
         monitor=ck.monitor,
         mode=ck.mode,
-        save_last=ck.save_last,
+        save_last=False,  # last.ckpt is LastCheckpoint's: the latest state, not the latest top-k save
         save_top_k=ck.save_top_k,
         auto_insert_metric_name=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), ExactResume(), *configured_callbacks(cfg, run_dir),
+    latest = [LastCheckpoint(run_dir / "checkpoints")] if ck.save_last else []  # after ExactResume: it counts first
+    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), ExactResume(), *latest,
+                                    *configured_callbacks(cfg, run_dir),
                                     *(extra_callbacks or [])]
     kwargs = {**OmegaConf.to_container(cfg.trainer, resolve=True), **(overrides or {})}
+    # the bar on a terminal, log lines elsewhere (seqlab/training/progress.py); cores shared among runs (threads.py)
+    progress, kwargs["enable_progress_bar"] = progress_callbacks(cfg, kwargs.get("enable_progress_bar") is not False)
+    callbacks += [ThreadShare(), *progress]
+    quiet_lightning()
     return pl.Trainer(
         **kwargs,
         logger=build_logger(cfg, run_dir, resumed_from) or False,

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from seqlab.data.locate import Remote, locate
 from seqlab.data.splits import split_sizes
+from seqlab.data.text_files import utf8_or_error
 from seqlab.errors import DataError
 from seqlab.training.ddp import rank_and_world
 from seqlab.training.stream import StreamBatches
@@ -47,10 +48,8 @@ class CharVocab:
 def read_corpus(path: str | None) -> tuple[str, Path]:
     """The corpus text and where it came from (tiny Shakespeare unless ``path`` is given)."""
     source = locate("tinyshakespeare/input.txt", explicit=path, remote=TINY_SHAKESPEARE, key="task.data.path")
-    try:
+    with utf8_or_error(source, "task.data.path"):
         text = source.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"task.data.path: {source} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not text.strip():
         raise DataError(f"task.data.path: file is empty: {source}")
     return text, source
@@ -60,6 +59,23 @@ def split_stream(n: int, val_fraction: float, test_fraction: float) -> tuple[sli
     """In-order split of ``n`` tokens: train | val | test."""
     n_train, n_val, _ = split_sizes(n, val_fraction, test_fraction)
     return slice(0, n_train), slice(n_train, n_train + n_val), slice(n_train + n_val, n)
+
+
+def check_split_sizes(splits: tuple[slice, slice, slice], batch_size: int, source: Path) -> None:
+    """Fail before training when a split is too short to make one batch of ``batch_size`` streams (a stream
+    needs at least two steps after its first token), with the advice that fits: a longer text, a larger fraction,
+    or a smaller batch."""
+    sizes = [(split.stop - split.start, name, key) for split, name, key in
+             zip(splits, ("train", "val", "test"), ("", "val_fraction", "test_fraction"))]
+    # first what no batch size can fix, then the batch size
+    for tokens, name, key in sorted(sizes, key=lambda s: (s[0] - 1) // 2 >= 1):
+        most = (tokens - 1) // 2  # the largest batch_size this split can serve
+        if most >= batch_size:
+            continue
+        larger = f" or a larger task.data.{key}" if key else ""
+        advice = f"use a longer text{larger}" if most < 1 else f"use task.batch_size <= {most}, a longer text{larger}"
+        raise DataError(f"task.data.path: {source}: the {name} split has {tokens} characters, too few for "
+                        f"task.batch_size={batch_size}; {advice}")
 
 
 class CharDataModule(pl.LightningDataModule):
@@ -79,6 +95,7 @@ class CharDataModule(pl.LightningDataModule):
             self.vocab = CharVocab.from_text(text)
             self.ids = self.vocab.encode(text)
             self.splits = split_stream(len(self.ids), self.cfg.data.val_fraction, self.cfg.data.test_fraction)
+            check_split_sizes(self.splits, self.cfg.batch_size, self.source)
         return self.vocab
 
     def _loader(self, part: int, name: str) -> DataLoader:

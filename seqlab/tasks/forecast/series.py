@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.data.locate import locate
+from seqlab.data.text_files import utf8_or_error
 from seqlab.errors import ConfigError, DataError
 
 MISSING_TOKENS = {"", "na", "nan", "null", "none", "?"}
@@ -82,7 +83,7 @@ def resolve_source(data) -> tuple[Path, str | None, int]:
 
 
 def read_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8") as fh, utf8_or_error(path, "task.data.path"):
         header = next(csv.reader(fh), None)
     if not header:
         raise DataError(f"task.data.path: no header row in {path}")
@@ -151,7 +152,7 @@ def _parse_value(text: str, column: str, row: int) -> float:
 
 def read_series(path: Path, time_col: str, target: str, exogenous: list[str]) -> Series:
     """Read the CSV, sort it by time, and refuse repeated times."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8") as fh, utf8_or_error(path, "task.data.path"):
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader)]
         rows = [r for r in reader if any(c.strip() for c in r)]

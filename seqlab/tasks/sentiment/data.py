@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from seqlab.data.locate import locate
+from seqlab.data.text_files import utf8_or_error
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.sentiment.tokenize import tokenize
 from seqlab.tasks.sentiment.vocab import Vocab
@@ -51,7 +52,7 @@ def read_table(path: Path, text_column: str, label_column: str, delimiter: str |
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     rows: Rows = []
-    with _open_text(path) as fh:
+    with _open_text(path) as fh, utf8_or_error(path, "task.data.path"):
         reader = csv.reader(fh, delimiter=delimiter, quoting=quoting)
         if header:
             names = next(reader, None) or []
@@ -71,7 +72,10 @@ def read_table(path: Path, text_column: str, label_column: str, delimiter: str |
             if len(row) <= max(ti, li):
                 raise DataError(f"{path}: line {number} has {len(row)} fields, expected more than {max(ti, li)} "
                                 f"(delimiter {delimiter!r})")
-            rows.append((row[ti], row[li].strip()))
+            label = row[li].strip()
+            if not label:
+                raise DataError(f"task.data.path: {path}: line {number} has an empty label (column {label_column!r})")
+            rows.append((row[ti], label))
     if not rows:
         raise DataError(f"task.data.path: no rows in {path}")
     return rows
@@ -188,7 +192,9 @@ def collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.
 
 class BucketBatchSampler(Sampler[list[int]]):
     """Shuffled batches of similar length: shuffle, cut into pools of ``bucket`` batches, sort each pool by length,
-    batch it, shuffle the batches. ``shuffle=False`` gives batches sorted by length (evaluation).
+    batch it, shuffle the batches. ``shuffle=False`` (evaluation) sorts by length, batches, and puts the batches in
+    one fixed random order, the same every pass: the first N batches (``trainer.limit_val_batches=N``, a budgeted
+    run's bounded validation) are then a sample of every length, not the N shortest.
 
     Under DDP rank ``r`` of ``world`` takes batches ``r, r + world, ...``. Training (``shuffle=True``) gives every
     rank the same number of batches (DDP's gradient all-reduce needs it), dropping at most ``world - 1`` of the
@@ -203,7 +209,9 @@ class BucketBatchSampler(Sampler[list[int]]):
         order = list(range(len(self.lengths)))
         if not self.shuffle:
             order.sort(key=lambda i: self.lengths[i])
-            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+            batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+            random.Random(self.seed).shuffle(batches)
+            return batches
         rng = random.Random(self.seed + self.epoch)
         rng.shuffle(order)
         pool = self.batch_size * self.bucket
