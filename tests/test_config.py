@@ -35,6 +35,8 @@ def test_every_option_of_a_group_composes_and_validates(group):
             task = registry.get_task(cfg.task.name)
             if task.causal and cfg.model.get("bidirectional"):
                 continue
+            if getattr(registry.get_model(option), "pooled", False):  # whole-sequence baselines: a classifier task
+                cfg = compose_config([f"{group}={option}", "task=sentiment"])
         validate(cfg)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +16,7 @@ from seqlab.errors import TrainingDiverged
 WRAPPER = '''
 import sys
 import torch
-from seqlab.training.sequence_module import SequenceModule
+from seqlab.tasks.sequence_module import SequenceModule
 
 FAIL_AT = 4
 original = SequenceModule.train_chunk
@@ -45,13 +47,27 @@ def test_cli_prints_one_line_and_keeps_last_good_checkpoint(tmp_path):
     assert "Traceback" not in proc.stderr
     (run_dir,) = run_dirs(tmp_path)
     last = run_dir / "checkpoints" / "last.ckpt"
-    saved = torch.load(last, map_location="cpu", weights_only=False)
+    saved = torch.load(last, map_location="cpu", weights_only=True)
     assert saved["global_step"] == 4
     assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
     from seqlab.checkpoint import load_module
 
     module = load_module(last)
     assert math.isfinite(float(module.head.weight.detach().sum()))
+    failed = json.loads((run_dir / "failed.json").read_text())
+    assert failed["step"] == 4 and "non-finite loss" in failed["error"]
+    assert Path(failed["last_checkpoint"]) == last.absolute()
+
+
+def test_an_overflowing_optimizer_step_is_divergence_not_a_traceback(tmp_path):
+    proc = run_cli([*ARGS, "optimizer.lr=1e38"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("seqlab: error:")]
+    assert len(errors) == 1 and "overflowed at step 0" in errors[0] and "optimizer.lr" in errors[0]
+    (run_dir,) = run_dirs(tmp_path)
+    failed = json.loads((run_dir / "failed.json").read_text())
+    assert failed["step"] == 0 and failed["last_checkpoint"] is None
 
 
 def test_module_raises_before_backward():

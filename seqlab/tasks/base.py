@@ -14,6 +14,7 @@ from seqlab import registry
 from seqlab.config.schema import to_dataclass
 from seqlab.errors import ConfigError
 from seqlab.models.base import SequenceModel
+from seqlab.models.capabilities import Capabilities, Needs
 
 
 class Task:
@@ -24,10 +25,19 @@ class Task:
     module_class: ClassVar[type[pl.LightningModule]]
     causal: ClassVar[bool] = False  # predicts step t from steps <= t: needs a unidirectional model
     tbptt_key: ClassVar[str] = "task.tbptt_steps"
+    # what the `model` role must offer (seqlab/models/capabilities.py); causal comes from `causal` above
+    needs: ClassVar[Needs] = Needs()
+
+    @classmethod
+    def model_needs(cls, cfg: DictConfig) -> Needs:
+        """The needs of this run's model (a task whose needs depend on its keys overrides this)."""
+        return cls.needs
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
-        """Raise ConfigError for combinations this task cannot run (called before anything heavy)."""
+        """Raise ConfigError for combinations this task cannot run (called before anything heavy): a model that
+        cannot serve the task, a bidirectional model for a causal task, truncated BPTT where it cannot work."""
+        check_model_serves(cls, cfg)
         if cls.causal and cfg.model.get("bidirectional", False):
             raise ConfigError(
                 "model.bidirectional",
@@ -35,6 +45,7 @@ class Task:
                 "(it would read the characters it must predict)",
                 allowed=[False],
             )
+        check_tbptt_applies(cfg)
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[pl.LightningModule, pl.LightningDataModule]:
@@ -51,3 +62,35 @@ def build_model(model_cfg: DictConfig | dict, input_size: int) -> SequenceModel:
     model_cls = registry.get_model(model_cfg["name"])
     config = to_dataclass(model_cls.Config, model_cfg, "model")
     return model_cls(input_size, config)
+
+
+def check_model_serves(task_cls: type[Task], cfg: DictConfig) -> None:
+    """ConfigError on ``model`` when the chosen model lacks what the task needs, naming the models that would do."""
+    needs = task_cls.model_needs(cfg)
+    model_cls = registry.get_model(cfg.model.name)
+    missing = needs.unmet(Capabilities.of(model_cls))
+    if missing is None:
+        return
+    serving = []
+    for name in registry.names("model"):
+        try:
+            if needs.unmet(Capabilities.of(registry.get_model(name))) is None:
+                serving.append(name)
+        except Exception:  # a broken plugin is reported elsewhere; it serves nothing
+            continue
+    raise ConfigError("model", f"'{cfg.model.name}' cannot serve task '{task_cls.name}' (needs {needs.describe()}; "
+                      f"it lacks {missing})", allowed=serving)
+
+
+def check_tbptt_applies(cfg: DictConfig) -> None:
+    """Truncated BPTT (``task.tbptt_steps`` set) needs a model whose state runs forward in time: not a
+    bidirectional one (its backward direction would see only the chunk) and not a pooled one (no state)."""
+    if cfg.task.get("tbptt_steps") is None:
+        return
+    if cfg.model.get("bidirectional", False):
+        raise ConfigError("task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model (its backward "
+                          "pass would see one chunk only); use null (full BPTT) or model.bidirectional=false",
+                          allowed=["null"])
+    if getattr(registry.get_model(cfg.model.name), "pooled", False):
+        raise ConfigError("task.tbptt_steps", f"model '{cfg.model.name}' summarizes the whole sequence and carries no "
+                          "state, so truncated BPTT cannot work; use null", allowed=["null"])

@@ -8,8 +8,9 @@ from omegaconf import DictConfig
 
 from seqlab.data.synthetic import SyntheticDataConfig, TensorDataModule, adding_data, seeded_splits
 from seqlab.errors import ConfigError
+from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
-from seqlab.training.sequence_module import SequenceModule
+from seqlab.tasks.sequence_module import SequenceModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 
@@ -25,6 +26,7 @@ class AddingConfig:
 
 class AddingTask(Task):
     """Many-to-one regression; ``val/mse`` against 1/6 ~ 0.167 for always answering 1.0."""
+    needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
     name = "adding"
     Config = AddingConfig

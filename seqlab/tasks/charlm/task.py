@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
+from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.charlm.data import CharDataModule
 from seqlab.tasks.charlm.module import CharLMModule
@@ -48,6 +49,7 @@ class CharLMTask(Task):
     Config = CharLMConfig
     module_class = CharLMModule
     causal = True
+    needs = Needs(per_step=True, causal=True)
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from seqlab.data.synthetic import SyntheticDataConfig, TensorDataModule, copy_data, seeded_splits
 from seqlab.tasks.base import Task, task_config
-from seqlab.training.sequence_module import SequenceModule
+from seqlab.tasks.sequence_module import SequenceModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
+from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.forecast.data import ForecastDataModule
 from seqlab.tasks.forecast.module import ForecastModule
@@ -52,6 +53,13 @@ class ForecastTask(Task):
     causal = False  # a direct forecaster may read its window both ways; autoregressive mode is checked below
 
     @classmethod
+    def model_needs(cls, cfg: DictConfig) -> Needs:
+        """direct: the last output of a window (any encoder); autoregressive: a stateful step-by-step rollout."""
+        if cfg.task.get("mode") == "autoregressive":
+            return Needs(per_step=True, causal=True)
+        return Needs(per_step=False)
+
+    @classmethod
     def check(cls, cfg: DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
@@ -75,13 +83,9 @@ class ForecastTask(Task):
                 raise ConfigError("task.mode", "an autoregressive rollout would need future values of the "
                                   "exogenous columns; use direct mode", allowed=["direct"])
         limit = task.input_len + (task.horizon - 1 if task.mode == "autoregressive" else 0)
-        if task.tbptt_steps is not None:
-            if bidirectional:
-                raise ConfigError("task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model",
-                                  allowed=["null"])
-            if not 1 <= task.tbptt_steps <= limit:
-                raise ConfigError("task.tbptt_steps", f"must be in [1, {limit}] or null (full BPTT over each "
-                                  f"window), got {task.tbptt_steps}")
+        if task.tbptt_steps is not None and not 1 <= task.tbptt_steps <= limit:  # bidirectional: Task.check
+            raise ConfigError("task.tbptt_steps", f"must be in [1, {limit}] or null (full BPTT over each "
+                              f"window), got {task.tbptt_steps}")
         path, default_target, _ = resolve_source(task.data)  # the columns exist (header only: cheap)
         choose_columns(task.data, read_header(path), default_target)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
+from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.sentiment.data import SOURCES, SentimentDataModule
 from seqlab.tasks.sentiment.module import SentimentModule
@@ -67,6 +68,7 @@ class SentimentTask(Task):
     Config = SentimentConfig
     module_class = SentimentModule
     causal = False
+    needs = Needs(per_step=False, inputs=("embeddings", "ids"))  # pooled baselines and bag-of-words serve too
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:

@@ -8,9 +8,10 @@ from omegaconf import DictConfig
 
 from seqlab.data.synthetic import TensorDataModule
 from seqlab.errors import ConfigError
+from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.seqdigits.data import MODES, as_sequences, load_image_folder, load_sklearn_digits, split_images
-from seqlab.training.sequence_module import SequenceModule
+from seqlab.tasks.sequence_module import SequenceModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 
@@ -35,6 +36,7 @@ class SeqDigitsConfig:
 
 class SeqDigitsTask(Task):
     """Many-to-one classification of images read as sequences; ``val/acc``."""
+    needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
     name = "seqdigits"
     Config = SeqDigitsConfig
