@@ -31,6 +31,7 @@ test-slow: install
 
 lint: install
 	$(VENV)/bin/ruff check seqlab plugins tests benchmarks hydra_plugins
+	$(VENV)/bin/ruff format --check seqlab plugins tests benchmarks hydra_plugins
 
 clean:
 	rm -rf $(VENV) build *.egg-info

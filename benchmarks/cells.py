@@ -122,18 +122,20 @@ def worker(spec: dict) -> list[dict]:
     rows = []
     for impl, step in steps.items():
         peak_mib, method = peak_memory(step, device)
-        rows.append({
-            **{k: spec[k] for k in ("mode", "hidden", "length", "batch", "device")},
-            "impl": impl,
-            "seconds_per_step": best[impl],
-            "tokens_per_s": batch * spec["length"] / best[impl],
-            "cpu_seconds_per_step": best_cpu[impl],
-            "iters_per_repeat": iters[impl],
-            "warmup_s": warmup[impl],
-            "peak_mib": peak_mib,
-            "memory_method": method,
-            "threads": torch.get_num_threads(),
-        })
+        rows.append(
+            {
+                **{k: spec[k] for k in ("mode", "hidden", "length", "batch", "device")},
+                "impl": impl,
+                "seconds_per_step": best[impl],
+                "tokens_per_s": batch * spec["length"] / best[impl],
+                "cpu_seconds_per_step": best_cpu[impl],
+                "iters_per_repeat": iters[impl],
+                "warmup_s": warmup[impl],
+                "peak_mib": peak_mib,
+                "memory_method": method,
+                "threads": torch.get_num_threads(),
+            }
+        )
     return rows
 
 
@@ -164,8 +166,9 @@ def machine() -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                                 if line.startswith("Model name"))
+        info["cpu_model"] = next(
+            line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")
+        )
     except (OSError, subprocess.CalledProcessError, StopIteration):
         info["cpu_model"] = platform.processor() or "unknown"
     import torch
@@ -255,14 +258,25 @@ def main(argv: list[str] | None = None) -> None:
     for mode in args.modes:
         for hidden in args.hidden:
             for length in args.lengths:
-                spec = {"mode": mode, "hidden": hidden, "length": length, "impls": impls, "device": args.device,
-                        "batch": args.batch, "repeats": args.repeats, "min_time": args.min_time,
-                        "threads": args.threads}
+                spec = {
+                    "mode": mode,
+                    "hidden": hidden,
+                    "length": length,
+                    "impls": impls,
+                    "device": args.device,
+                    "batch": args.batch,
+                    "repeats": args.repeats,
+                    "min_time": args.min_time,
+                    "threads": args.threads,
+                }
                 for row in run_one(spec, args.timeout):
                     rows.append(row)
                     shown = row.get("error") or f"{row['tokens_per_s']:,.0f} tok/s, {_mib(row['peak_mib'])} MiB"
-                    print(f"{mode:4s} H={hidden:<4d} T={length:<4d} {row['impl']:15s} {shown}", file=sys.stderr,
-                          flush=True)
+                    print(
+                        f"{mode:4s} H={hidden:<4d} T={length:<4d} {row['impl']:15s} {shown}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     meta["loadavg_end"] = os.getloadavg()
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     meta["memory_method"] = next((r["memory_method"] for r in rows if "memory_method" in r), None)
@@ -270,8 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(table(rows))
     info, threads = meta["machine"], rows[0].get("threads", "?") if rows else "?"
-    print(f"\nmachine: {info['cpu_model']}, {info['cpus']} cpus, torch {info['torch']} ({threads} threads); "
-          f"load average {_load(meta['loadavg_start'])} -> {_load(meta['loadavg_end'])}; JSON: {args.out}")
+    print(
+        f"\nmachine: {info['cpu_model']}, {info['cpus']} cpus, torch {info['torch']} ({threads} threads); "
+        f"load average {_load(meta['loadavg_start'])} -> {_load(meta['loadavg_end'])}; JSON: {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,22 +26,49 @@ def main(argv: list[str]) -> None:
     epochs = next((int(a.split("=")[1]) for a in argv if a.startswith("epochs=")), 3)
     overrides = [a for a in argv if not a.startswith("epochs=")]
     # budget=long: the issue-2 settings (64 x 100, constant lr 2e-3, a validation per epoch), not the 5-minute default
-    overrides = ["budget=long", "logger=csv", "trainer.max_steps=-1", f"trainer.max_epochs={epochs}",
-                 "trainer.val_check_interval=1.0", "trainer.enable_progress_bar=false", "task.sample.length=300",
-                 *overrides]
+    overrides = [
+        "budget=long",
+        "logger=csv",
+        "trainer.max_steps=-1",
+        f"trainer.max_epochs={epochs}",
+        "trainer.val_check_interval=1.0",
+        "trainer.enable_progress_bar=false",
+        "task.sample.length=300",
+        *overrides,
+    ]
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
         cfg = compose_checked(overrides)
     with tempfile.TemporaryDirectory() as tmp:
         results = run(cfg, Path(tmp) / "run")
-    row = {k: results[k] for k in ("model", "trainable_parameters", "optimizer_steps", "epochs", "val/loss",
-                                   "val/bpc", "test/loss", "test/bpc", "tokens_per_second", "fit_seconds")}
+    row = {
+        k: results[k]
+        for k in (
+            "model",
+            "trainable_parameters",
+            "optimizer_steps",
+            "epochs",
+            "val/loss",
+            "val/bpc",
+            "test/loss",
+            "test/bpc",
+            "tokens_per_second",
+            "fit_seconds",
+        )
+    }
     print("| " + " | ".join(row) + " |")
     print("|" + "---|" * len(row))
     print("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
-    path = write_results("charlm", {"command": "python benchmarks/charlm.py " + " ".join(argv),
-                                    "overrides": overrides, "machine": machine(), "results": row})
+    path = write_results(
+        "charlm",
+        {
+            "command": "python benchmarks/charlm.py " + " ".join(argv),
+            "overrides": overrides,
+            "machine": machine(),
+            "results": row,
+        },
+    )
     print(f"wrote {path}")
 
 

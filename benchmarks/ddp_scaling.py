@@ -24,10 +24,20 @@ def run_once(devices: int, steps: int, accelerator: str) -> dict:
     threads = max(1, (os.cpu_count() or 1) // devices) if accelerator == "cpu" else 1
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "WANDB_MODE": "disabled"}
     strategy = "ddp" if devices > 1 else "auto"
-    args = [sys.executable, "-m", "seqlab", f"trainer.accelerator={accelerator}", f"trainer.devices={devices}",
-            f"trainer.strategy={strategy}", f"trainer.max_steps={steps}", "trainer.limit_val_batches=2",
-            "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "task.sample.every_n_val=0",
-            "logger=none"]
+    args = [
+        sys.executable,
+        "-m",
+        "seqlab",
+        f"trainer.accelerator={accelerator}",
+        f"trainer.devices={devices}",
+        f"trainer.strategy={strategy}",
+        f"trainer.max_steps={steps}",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
+        "trainer.enable_progress_bar=false",
+        "task.sample.every_n_val=0",
+        "logger=none",
+    ]
     if accelerator == "gpu":
         args.append("trainer.precision=bf16-mixed")
     with tempfile.TemporaryDirectory() as tmp:
@@ -36,8 +46,13 @@ def run_once(devices: int, steps: int, accelerator: str) -> dict:
             raise SystemExit(proc.stderr[-3000:])
         (results,) = Path(tmp).glob("outputs/**/results.json")
         data = json.loads(results.read_text())
-    return {"devices": devices, "threads_per_rank": threads, "tokens_per_second": data["tokens_per_second"],
-            "tokens_seen": data["tokens_seen"], "fit_seconds": data["fit_seconds"]}
+    return {
+        "devices": devices,
+        "threads_per_rank": threads,
+        "tokens_per_second": data["tokens_per_second"],
+        "tokens_seen": data["tokens_seen"],
+        "fit_seconds": data["fit_seconds"],
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -48,10 +63,14 @@ def main(argv: list[str]) -> None:
     print("| devices | threads/rank | tokens/s (all ranks) | speed-up | fit s |\n|---|---|---|---|---|")
     for row in rows:
         row["speedup"] = row["tokens_per_second"] / base
-        print(f"| {row['devices']} | {row['threads_per_rank']} | {row['tokens_per_second']:,.0f} | "
-              f"{row['speedup']:.2f}x | {row['fit_seconds']:.1f} |")
-    path = write_results(f"ddp_scaling_{accelerator}", {"command": "python benchmarks/ddp_scaling.py " + " ".join(argv),
-                                                        "machine": machine(), "rows": rows})
+        print(
+            f"| {row['devices']} | {row['threads_per_rank']} | {row['tokens_per_second']:,.0f} | "
+            f"{row['speedup']:.2f}x | {row['fit_seconds']:.1f} |"
+        )
+    path = write_results(
+        f"ddp_scaling_{accelerator}",
+        {"command": "python benchmarks/ddp_scaling.py " + " ".join(argv), "machine": machine(), "rows": rows},
+    )
     print(f"wrote {path}")
 
 

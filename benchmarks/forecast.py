@@ -52,10 +52,20 @@ SPEC = {
 def overrides(a: dict, model: str, seed: int) -> list[str]:
     """The command line of one run (as ``python -m seqlab`` takes it)."""
     return [
-        "task=forecast", f"model={model}", f"task.data.series={a['series']}", f"task.input_len={a['input_len']}",
-        f"task.horizon={a['horizon']}", f"task.mode={a['mode']}", f"model.hidden_size={a['hidden']}",
-        f"model.num_layers={a['layers']}", f"optimizer.lr={a['lr']}", f"trainer.max_epochs={a['epochs']}",
-        f"seed={seed}", "logger=none", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
+        "task=forecast",
+        f"model={model}",
+        f"task.data.series={a['series']}",
+        f"task.input_len={a['input_len']}",
+        f"task.horizon={a['horizon']}",
+        f"task.mode={a['mode']}",
+        f"model.hidden_size={a['hidden']}",
+        f"model.num_layers={a['layers']}",
+        f"optimizer.lr={a['lr']}",
+        f"trainer.max_epochs={a['epochs']}",
+        f"seed={seed}",
+        "logger=none",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
         *a["extra"].split(),
     ]
 
@@ -79,8 +89,11 @@ def _fmt(values: list[float]) -> str:
 
 
 def table(rows: list[dict], a: dict) -> str:
-    lines = ["| forecaster | params | epochs (steps) | test MASE (mean ± sd over seeds) | per seed | test MAE | "
-             "test RMSE | fit s/run |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| forecaster | params | epochs (steps) | test MASE (mean ± sd over seeds) | per seed | test MAE | "
+        "test RMSE | fit s/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for model in a["models"].split(","):
         runs = [r for r in rows if r["model"] == model]
         if not runs:
@@ -90,11 +103,14 @@ def table(rows: list[dict], a: dict) -> str:
             f"| {model} (hidden {a['hidden']}, {a['layers']} layer) | {runs[0]['trainable_parameters']} | "
             f"{runs[0]['epochs']} ({runs[0]['optimizer_steps']}) | {_fmt(mase)} | "
             f"{', '.join(f'{m:.3f}' for m in mase)} | {_fmt([r['test/mae'] for r in runs])} | "
-            f"{_fmt([r['test/rmse'] for r in runs])} | {statistics.mean(r['fit_seconds'] for r in runs):.0f} |")
+            f"{_fmt([r['test/rmse'] for r in runs])} | {statistics.mean(r['fit_seconds'] for r in runs):.0f} |"
+        )
     first = rows[0]
     for name, key in (("naive (last value)", "naive"), ("seasonal naive (m = season)", "seasonal_naive")):
-        lines.append(f"| {name} | 0 | - | {first[f'test/{key}_mase']:.3f} | - | {first[f'test/{key}_mae']:.3f} | "
-                     f"{first[f'test/{key}_rmse']:.3f} | - |")
+        lines.append(
+            f"| {name} | 0 | - | {first[f'test/{key}_mase']:.3f} | - | {first[f'test/{key}_mae']:.3f} | "
+            f"{first[f'test/{key}_rmse']:.3f} | - |"
+        )
     return "\n".join(lines)
 
 
@@ -121,11 +137,21 @@ def main(argv: list[str]) -> None:
         for seed in (int(s) for s in a["seeds"].split(",")):
             row = run_one(a, model, seed, root)
             rows.append(row)
-            print(f"{model} seed {seed}: test/mase={row['test/mase']:.3f} val/mase={row['val/mase']:.3f} "
-                  f"fit {row['fit_seconds']:.0f}s", flush=True)
+            print(
+                f"{model} seed {seed}: test/mase={row['test/mase']:.3f} val/mase={row['val/mase']:.3f} "
+                f"fit {row['fit_seconds']:.0f}s",
+                flush=True,
+            )
     text = table(rows, a)
-    summary = {"args": a, "machine": machine(), "torch_threads": a["threads"], "wall_seconds": time.time() - started,
-               "python": sys.version.split()[0], "torch": torch.__version__, "runs": rows}
+    summary = {
+        "args": a,
+        "machine": machine(),
+        "torch_threads": a["threads"],
+        "wall_seconds": time.time() - started,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "runs": rows,
+    }
     root.mkdir(parents=True, exist_ok=True)
     (root / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (root / "table.md").write_text(text + "\n")

@@ -32,16 +32,22 @@ from hydra.core.global_hydra import GlobalHydra
 
 ROOT = Path(__file__).resolve().parents[1]
 # model variants: name -> overrides (lstm-fb1: forget-gate bias 1, Jozefowicz et al. 2015)
-VARIANTS = {"rnn": ["model=rnn"], "lstm": ["model=lstm"], "gru": ["model=gru"],
-            "lstm-fb1": ["model=lstm", "model.forget_bias=1.0"]}
+VARIANTS = {
+    "rnn": ["model=rnn"],
+    "lstm": ["model=lstm"],
+    "gru": ["model=gru"],
+    "lstm-fb1": ["model=lstm", "model.forget_bias=1.0"],
+}
 
 
 def configs(quick: bool, length: int, tasks: list[str]) -> list[tuple[str, int, list[str]]]:
     adding = [50] if quick else [50, 100, 200]
     copy = [10] if quick else [10, 50, 100]
-    out = ([("adding", t, ["task=adding", f"task.seq_len={t}"]) for t in adding]
-           + [("copy", d, ["task=copy", f"task.delay={d}", f"task.length={length}", "task.vocab=8"]) for d in copy]
-           + [("seqdigits", 64, ["task=seqdigits", "task.mode=pixels"])])
+    out = (
+        [("adding", t, ["task=adding", f"task.seq_len={t}"]) for t in adding]
+        + [("copy", d, ["task=copy", f"task.delay={d}", f"task.length={length}", "task.vocab=8"]) for d in copy]
+        + [("seqdigits", 64, ["task=seqdigits", "task.mode=pixels"])]
+    )
     return [c for c in out if c[0] in tasks]
 
 
@@ -51,14 +57,32 @@ def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, r
     from seqlab.run import run
 
     synthetic = task_overrides[0] != "task=seqdigits"  # adding/copy: one epoch of fresh sequences
-    sizes = ([f"task.data.train_size={args.steps * args.batch_size}", "task.data.val_size=500",
-              "task.data.test_size=500", "trainer.max_epochs=1"] if synthetic else ["trainer.max_epochs=null"])
+    sizes = (
+        [
+            f"task.data.train_size={args.steps * args.batch_size}",
+            "task.data.val_size=500",
+            "task.data.test_size=500",
+            "trainer.max_epochs=1",
+        ]
+        if synthetic
+        else ["trainer.max_epochs=null"]
+    )
     overrides = [
-        *task_overrides, *VARIANTS[variant], f"model.hidden_size={args.hidden}", "model.num_layers=1",
-        f"task.batch_size={args.batch_size}", *sizes, f"optimizer.lr={args.lr}", "optimizer.clip_grad_norm=1.0",
-        f"trainer.max_steps={args.steps}", "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false", "logger=none", "callbacks=grad_flow",
-        f"callbacks.grad_flow.every_n_steps={args.steps}", "callbacks.grad_flow.max_batch_size=32",
+        *task_overrides,
+        *VARIANTS[variant],
+        f"model.hidden_size={args.hidden}",
+        "model.num_layers=1",
+        f"task.batch_size={args.batch_size}",
+        *sizes,
+        f"optimizer.lr={args.lr}",
+        "optimizer.clip_grad_norm=1.0",
+        f"trainer.max_steps={args.steps}",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "logger=none",
+        "callbacks=grad_flow",
+        f"callbacks.grad_flow.every_n_steps={args.steps}",
+        "callbacks.grad_flow.max_batch_size=32",
     ]
     register_configs()
     GlobalHydra.instance().clear()
@@ -76,8 +100,10 @@ def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, r
 def grad_flow_curves(run_dir: Path) -> dict[int, list[float]]:
     if not (run_dir / "grad_flow").is_dir():
         return {}
-    return {int(p.stem.split("_")[1]): json.loads(p.read_text())["time_norms"]
-            for p in sorted((run_dir / "grad_flow").glob("step_*.json"))}
+    return {
+        int(p.stem.split("_")[1]): json.loads(p.read_text())["time_norms"]
+        for p in sorted((run_dir / "grad_flow").glob("step_*.json"))
+    }
 
 
 def main() -> None:
@@ -103,29 +129,48 @@ def main() -> None:
         for model in args.models:
             res = one_run(task_overrides, model, args, args.out / f"{task}_{length}_{model}")
             metric = "test/mse" if task == "adding" else "test/acc"
-            row = {"task": task, "length": length, "model": model, "metric": metric, "value": res.get(metric),
-                   "val": res.get(metric.replace("test/", "val/")), "seconds": round(res["seconds"], 1),
-                   "diverged": res.get("diverged")}
+            row = {
+                "task": task,
+                "length": length,
+                "model": model,
+                "metric": metric,
+                "value": res.get(metric),
+                "val": res.get(metric.replace("test/", "val/")),
+                "seconds": round(res["seconds"], 1),
+                "diverged": res.get("diverged"),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
     saved = args.out.parent / "long_range.json"
     if args.merge and saved.is_file():
         new_keys = {(r["task"], r["length"], r["model"]) for r in rows}
-        rows = [r for r in json.loads(saved.read_text())["rows"]
-                if (r["task"], r["length"], r["model"]) not in new_keys] + rows
+        rows = [
+            r for r in json.loads(saved.read_text())["rows"] if (r["task"], r["length"], r["model"]) not in new_keys
+        ] + rows
     for task, length in sorted({(r["task"], r["length"]) for r in rows}):
-        curves = {f"{model} (step {step})": norms for model in VARIANTS
-                  for step, norms in grad_flow_curves(args.out / f"{task}_{length}_{model}").items()}
+        curves = {
+            f"{model} (step {step})": norms
+            for model in VARIANTS
+            for step, norms in grad_flow_curves(args.out / f"{task}_{length}_{model}").items()
+        }
         if curves:
             label = "delay" if task == "copy" else "T"
-            plot_curves(curves, args.img / f"long_range_{task}_{length}.png",
-                        f"{task}, {label}={length}: gradient flow at the first and the last step")
+            plot_curves(
+                curves,
+                args.img / f"long_range_{task}_{length}.png",
+                f"{task}, {label}={length}: gradient flow at the first and the last step",
+            )
     table = markdown(rows)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out.parent / "long_range.md").write_text(table)
-    meta = {"argv": sys.argv[1:], "torch": torch.__version__, "machine": platform.machine(),
-            "threads": args.threads, "rows": rows}
+    meta = {
+        "argv": sys.argv[1:],
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "threads": args.threads,
+        "rows": rows,
+    }
     saved.write_text(json.dumps(meta, indent=1))
 
 
@@ -145,9 +190,11 @@ def markdown(rows: list[dict]) -> str:
                 cells.append("diverged")
             else:
                 cells.append(f"{r['value']:.3f} ({r['seconds']:.0f}s)")
-        what, baseline = {"adding": (f"T={length}, test MSE", "0.167"),
-                          "copy": (f"delay={length}, test acc", "0.125"),
-                          "seqdigits": (f"pixels T={length}, test acc", "0.100")}[task]
+        what, baseline = {
+            "adding": (f"T={length}, test MSE", "0.167"),
+            "copy": (f"delay={length}, test acc", "0.125"),
+            "seqdigits": (f"pixels T={length}, test acc", "0.100"),
+        }[task]
         lines.append(f"| {task} | {what} | {' | '.join(cells)} | {baseline} |")
     return head + "\n".join(lines) + "\n"
 

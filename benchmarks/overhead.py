@@ -83,12 +83,24 @@ def seqlab_loop(steps: int, warmup: int, corpus: Path) -> float:
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose_checked([
-            f"task.data.path={corpus}", "model=lstm", f"model.hidden_size={HIDDEN}", f"model.num_layers={LAYERS}",
-            f"task.batch_size={BATCH}", f"task.seq_len={SEQ}", f"task.embedding_dim={EMB}", "logger=none",
-            f"trainer.max_steps={steps + warmup}", "trainer.limit_val_batches=0", "trainer.enable_progress_bar=false",
-            "trainer.enable_model_summary=false", "optimizer.clip_grad_norm=5.0", "seed=0",
-        ])
+        cfg = compose_checked(
+            [
+                f"task.data.path={corpus}",
+                "model=lstm",
+                f"model.hidden_size={HIDDEN}",
+                f"model.num_layers={LAYERS}",
+                f"task.batch_size={BATCH}",
+                f"task.seq_len={SEQ}",
+                f"task.embedding_dim={EMB}",
+                "logger=none",
+                f"trainer.max_steps={steps + warmup}",
+                "trainer.limit_val_batches=0",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+                "optimizer.clip_grad_norm=5.0",
+                "seed=0",
+            ]
+        )
     pl.seed_everything(0, verbose=False)
     module, data = CharLMTask.build(cfg)
     timer = _Timer(warmup)
@@ -108,15 +120,30 @@ def main(argv: list[str]) -> None:
     for r in range(rounds):
         plain.append(plain_loop(ids, len(vocab), steps, warmup))
         ours.append(seqlab_loop(steps, warmup, corpus))
-        print(f"round {r}: plain {plain[-1]:,.0f} tok/s  seqlab {ours[-1]:,.0f} tok/s  "
-              f"ratio {ours[-1] / plain[-1]:.3f}", flush=True)
+        print(
+            f"round {r}: plain {plain[-1]:,.0f} tok/s  seqlab {ours[-1]:,.0f} tok/s  ratio {ours[-1] / plain[-1]:.3f}",
+            flush=True,
+        )
     ratios = [o / p for o, p in zip(ours, plain)]
-    row = {"plain_tok_s": statistics.median(plain), "seqlab_tok_s": statistics.median(ours),
-           "ratio_median": statistics.median(ratios), "ratios": ratios}
+    row = {
+        "plain_tok_s": statistics.median(plain),
+        "seqlab_tok_s": statistics.median(ours),
+        "ratio_median": statistics.median(ratios),
+        "ratios": ratios,
+    }
     print("| plain loop tok/s | seqlab tok/s | seqlab / plain (median of rounds) |\n|---|---|---|")
     print(f"| {row['plain_tok_s']:,.0f} | {row['seqlab_tok_s']:,.0f} | {row['ratio_median']:.3f} |")
-    path = write_results("overhead", {"command": "python benchmarks/overhead.py " + " ".join(argv),
-                                      "steps": steps, "warmup": warmup, "rounds": rounds, "machine": machine(), **row})
+    path = write_results(
+        "overhead",
+        {
+            "command": "python benchmarks/overhead.py " + " ".join(argv),
+            "steps": steps,
+            "warmup": warmup,
+            "rounds": rounds,
+            "machine": machine(),
+            **row,
+        },
+    )
     print(f"wrote {path}")
 
 

@@ -61,10 +61,19 @@ def overrides(a: dict, name: str) -> list[str]:
     lr = a["bow_lr"] if name == "bow" else a["lr"]
     rnn = [f"model.hidden_size={a['hidden']}", "model.num_layers=1", f"task.pooling={a['pooling']}"]
     return [
-        "task=sentiment", *MODELS[name], *(rnn if recurrent else []), f"task.embedding_dim={a['emb']}",
-        f"task.max_len={a['max_len']}", f"task.batch_size={a['batch']}", f"optimizer.lr={lr}",
-        f"trainer.max_epochs={a['epochs']}", f"seed={a['seed']}", "logger=csv", "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false", *a["extra"].split(),
+        "task=sentiment",
+        *MODELS[name],
+        *(rnn if recurrent else []),
+        f"task.embedding_dim={a['emb']}",
+        f"task.max_len={a['max_len']}",
+        f"task.batch_size={a['batch']}",
+        f"optimizer.lr={lr}",
+        f"trainer.max_epochs={a['epochs']}",
+        f"seed={a['seed']}",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        *a["extra"].split(),
     ]
 
 
@@ -79,13 +88,17 @@ def run_one(a: dict, name: str, root: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | params | epochs (steps) | test acc | test macro F1 | val acc | fit s | train tokens/s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | params | epochs (steps) | test acc | test macro F1 | val acc | fit s | train tokens/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['trainable_parameters']:,} | {r['epochs']} ({r['optimizer_steps']}) | "
-                     f"{r.get('test/acc', float('nan')):.4f} | {r.get('test/f1_macro', float('nan')):.4f} | "
-                     f"{r.get('val/acc', float('nan')):.4f} | {r['fit_seconds']:.0f} | "
-                     f"{r['tokens_per_second']:.0f} |")
+        lines.append(
+            f"| {r['name']} | {r['trainable_parameters']:,} | {r['epochs']} ({r['optimizer_steps']}) | "
+            f"{r.get('test/acc', float('nan')):.4f} | {r.get('test/f1_macro', float('nan')):.4f} | "
+            f"{r.get('val/acc', float('nan')):.4f} | {r['fit_seconds']:.0f} | "
+            f"{r['tokens_per_second']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -104,8 +117,12 @@ def main(argv: list[str]) -> None:
         print(f"{name}: test/acc={row.get('test/acc', float('nan')):.4f} fit {row['fit_seconds']:.0f}s", flush=True)
         done = {r["name"] for r in rows}
         merged = [r for r in previous if r["name"] not in done] + rows
-        summary = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-                   "python": sys.version.split()[0], "torch": torch.__version__, "runs": merged}
+        summary = {
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "runs": merged,
+        }
         summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
         (root / "table.md").write_text(table(merged) + "\n")
     print(table(rows))

@@ -30,8 +30,11 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = {"full": ["task.tbptt_steps=null"], "tbptt": ["task.tbptt_steps={k}"],
-         "tbptt+accumulate": ["task.tbptt_steps={k}", "task.tbptt_accumulate=true"]}
+MODES = {
+    "full": ["task.tbptt_steps=null"],
+    "tbptt": ["task.tbptt_steps={k}"],
+    "tbptt+accumulate": ["task.tbptt_steps={k}", "task.tbptt_accumulate=true"],
+}
 
 
 def rss_kib(field: str) -> int:
@@ -51,20 +54,41 @@ def worker(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     length, k = spec["length"], spec["k"]
     overrides = [
-        "task=copy", "model=lstm", "model.hidden_size=64", "model.num_layers=1", "task.length=10",
-        f"task.delay={length - 20}", "task.batch_size=16", "task.data.train_size=48", "task.data.val_size=16",
-        "task.data.test_size=16", *[o.format(k=k) for o in MODES[spec["mode"]]],
+        "task=copy",
+        "model=lstm",
+        "model.hidden_size=64",
+        "model.num_layers=1",
+        "task.length=10",
+        f"task.delay={length - 20}",
+        "task.batch_size=16",
+        "task.data.train_size=48",
+        "task.data.val_size=16",
+        "task.data.test_size=16",
+        *[o.format(k=k) for o in MODES[spec["mode"]]],
     ]
     register_configs()
     with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     module, data = CopyTask.build(cfg)
     meter = StepMemory()
-    trainer = pl.Trainer(max_steps=10**6, max_epochs=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[meter], accelerator="cpu")
+    trainer = pl.Trainer(
+        max_steps=10**6,
+        max_epochs=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[meter],
+        accelerator="cpu",
+    )
     trainer.fit(module, datamodule=data)
-    return {**spec, "saved_mib": meter.saved_peak / 2**20, "rss_mib": meter.rss_mib,
-            "optimizer_steps": trainer.global_step}
+    return {
+        **spec,
+        "saved_mib": meter.saved_peak / 2**20,
+        "rss_mib": meter.rss_mib,
+        "optimizer_steps": trainer.global_step,
+    }
 
 
 class _Saved:
@@ -134,8 +158,14 @@ class StepMemory(pl.Callback):
 
 def run_one(spec: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=1800,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:
         return {**spec, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
@@ -159,14 +189,18 @@ def main() -> None:
             row = run_one({"length": length, "mode": mode, "k": args.k, "threads": args.threads})
             rows.append(row)
             print(json.dumps(row), flush=True)
-    lines = ["| length | mode | saved for backward (MiB) | RSS growth (MiB) | optimizer steps / batch |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| length | mode | saved for backward (MiB) | RSS growth (MiB) | optimizer steps / batch |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['length']} | {r['mode']} | error: {r['error']} | | |")
         else:
-            lines.append(f"| {r['length']} | {r['mode']} | {r['saved_mib']:.1f} | {r['rss_mib']:.1f} | "
-                         f"{r['optimizer_steps'] // 3} |")
+            lines.append(
+                f"| {r['length']} | {r['mode']} | {r['saved_mib']:.1f} | {r['rss_mib']:.1f} | "
+                f"{r['optimizer_steps'] // 3} |"
+            )
     table = "\n".join(lines) + "\n"
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

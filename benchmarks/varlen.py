@@ -73,20 +73,34 @@ def main(argv: list[str]) -> None:
             module = FUSED[cell](a["emb"], a["hidden"], batch_first=True, bidirectional=dirs == 2).to(a["device"])
             x = torch.randn(a["batch"], int(lengths.max()), a["emb"], device=a["device"])
             with torch.no_grad():
-                same = torch.allclose(run_packed(module, x, None, lengths)[0],
-                                      run_segmented(module, x, None, lengths)[0], atol=1e-5)
+                same = torch.allclose(
+                    run_packed(module, x, None, lengths)[0], run_segmented(module, x, None, lengths)[0], atol=1e-5
+                )
             packed = time_step(run_packed, module, x, lengths, a["repeats"], a["device"])
             segmented = time_step(run_segmented, module, x, lengths, a["repeats"], a["device"])
-            rows.append({"cell": cell, "directions": dirs, "packed_s": packed, "segmented_s": segmented,
-                         "speedup": packed / segmented, "packed_tok_s": tokens / packed,
-                         "segmented_tok_s": tokens / segmented, "outputs_equal": same})
-    lines = [f"batch {a['batch']}, lengths {int(lengths.min())}-{int(lengths.max())} ({tokens} tokens), "
-             f"emb {a['emb']}, hidden {a['hidden']}, {a['device']}, {a['threads']} threads; forward + backward",
-             "| cell | directions | packed s | segmented s | speed-up | segmented tokens/s | equal |",
-             "|---|---|---|---|---|---|---|"]
+            rows.append(
+                {
+                    "cell": cell,
+                    "directions": dirs,
+                    "packed_s": packed,
+                    "segmented_s": segmented,
+                    "speedup": packed / segmented,
+                    "packed_tok_s": tokens / packed,
+                    "segmented_tok_s": tokens / segmented,
+                    "outputs_equal": same,
+                }
+            )
+    lines = [
+        f"batch {a['batch']}, lengths {int(lengths.min())}-{int(lengths.max())} ({tokens} tokens), "
+        f"emb {a['emb']}, hidden {a['hidden']}, {a['device']}, {a['threads']} threads; forward + backward",
+        "| cell | directions | packed s | segmented s | speed-up | segmented tokens/s | equal |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['cell']} | {r['directions']} | {r['packed_s']:.3f} | {r['segmented_s']:.3f} | "
-                     f"{r['speedup']:.1f}x | {r['segmented_tok_s']:,.0f} | {r['outputs_equal']} |")
+        lines.append(
+            f"| {r['cell']} | {r['directions']} | {r['packed_s']:.3f} | {r['segmented_s']:.3f} | "
+            f"{r['speedup']:.1f}x | {r['segmented_tok_s']:,.0f} | {r['outputs_equal']} |"
+        )
     print("\n".join(lines))
     path = write_results("varlen", {"args": a, "machine": machine(), "tokens": tokens, "rows": rows})
     print(f"wrote {path}")

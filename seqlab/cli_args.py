@@ -9,8 +9,9 @@ from seqlab.errors import ConfigError
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
-def parse_key_values(argv: list[str], spec: dict[str, tuple[type, Any]], positional: str | None = None
-                     ) -> dict[str, Any]:
+def parse_key_values(
+    argv: list[str], spec: dict[str, tuple[type, Any]], positional: str | None = None
+) -> dict[str, Any]:
     """``spec`` maps key -> (type, default); a default of ``...`` marks a required key. A bare word goes to
     ``positional`` when given."""
     values: dict[str, Any] = {k: d for k, (_, d) in spec.items()}

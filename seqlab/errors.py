@@ -29,8 +29,6 @@ class PluginError(SeqlabError):
     """Plugins conflict (two packages register one name, or a plugin shadows a built-in)."""
 
 
-
-
 def _yaml(value: object) -> str:
     """A value as a user types it on the command line (``true``, ``null``)."""
     if isinstance(value, bool):

@@ -25,12 +25,31 @@ from seqlab.results import FAILED_FILE, RESULTS_FILE
 
 METRIC_PREFIXES = ("val/", "test/")
 COST_COLUMNS = {"params": "trainable_parameters", "tokens/s": "tokens_per_second", "wall s": "wall_seconds"}
-LOWER_IS_BETTER = ("loss", "nll", "bpc", "ppl", "perplexity", "error", "err", "mse", "mae", "rmse", "mase", "mape",
-                   "smape", "wer", "cer")
+LOWER_IS_BETTER = (
+    "loss",
+    "nll",
+    "bpc",
+    "ppl",
+    "perplexity",
+    "error",
+    "err",
+    "mse",
+    "mae",
+    "rmse",
+    "mase",
+    "mape",
+    "smape",
+    "wer",
+    "cer",
+)
 ORDERS = ("auto", "min", "max")
 SPEC: dict[str, tuple[type, Any]] = {
-    "sort": (str, "val/loss"), "order": (str, "auto"), "columns": (str, None), "curve": (str, None),
-    "out": (str, None), "plot": (bool, True),
+    "sort": (str, "val/loss"),
+    "order": (str, "auto"),
+    "columns": (str, None),
+    "curve": (str, None),
+    "out": (str, None),
+    "plot": (bool, True),
 }
 
 
@@ -67,8 +86,9 @@ def read_run(folder: Path) -> Run:
     if (folder / FAILED_FILE).is_file():
         failed = _load_json(folder / FAILED_FILE) or {}
         return Run(folder, parsed, "failed", error=str(failed.get("error", f"unreadable {FAILED_FILE}")), num=num)
-    return Run(folder, parsed, "incomplete", error=f"no {RESULTS_FILE} (still running, or crashed: see the log)",
-               num=num)
+    return Run(
+        folder, parsed, "incomplete", error=f"no {RESULTS_FILE} (still running, or crashed: see the log)", num=num
+    )
 
 
 def find_runs(paths: Iterable[Path]) -> list[Run]:
@@ -130,8 +150,10 @@ def sort_runs(runs: Sequence[Run], metric: str, order: str = "auto") -> list[Run
 
 def metric_columns(runs: Sequence[Run], sort: str) -> list[str]:
     """The sort metric first, then every other val/ and test/ metric any run reports."""
-    names = sorted({k for r in runs for k in r.results if k.startswith(METRIC_PREFIXES)},
-                   key=lambda k: (METRIC_PREFIXES.index(k.split("/")[0] + "/"), k))
+    names = sorted(
+        {k for r in runs for k in r.results if k.startswith(METRIC_PREFIXES)},
+        key=lambda k: (METRIC_PREFIXES.index(k.split("/")[0] + "/"), k),
+    )
     return [sort] + [n for n in names if n != sort]
 
 
@@ -224,11 +246,18 @@ def plot_curves(runs: Sequence[Run], metric: str, path: Path, labels: Sequence[s
     for index, (label, points, train) in enumerate(curves):
         color = f"C{index % 10}"
         steps, values = zip(*points)
-        ax.plot(steps, values, marker="o", markersize=5 if len(points) < 30 else 2, linewidth=1.5, color=color,
-                label=label)
+        ax.plot(
+            steps, values, marker="o", markersize=5 if len(points) < 30 else 2, linewidth=1.5, color=color, label=label
+        )
         if len(points) == 1:
-            ax.annotate(f"{values[0]:.4g}", (steps[0], values[0]), textcoords="offset points", xytext=(6, 4),
-                        fontsize="small", color=color)
+            ax.annotate(
+                f"{values[0]:.4g}",
+                (steps[0], values[0]),
+                textcoords="offset points",
+                xytext=(6, 4),
+                fontsize="small",
+                color=color,
+            )
         if with_train and train:
             train_steps, train_values = zip(*train)
             axes[0][0].plot(train_steps, train_values, linewidth=1, alpha=0.8, color=color, label=label)
@@ -257,8 +286,15 @@ def run_label(run: Run, keys: Sequence[str]) -> str:
     return " ".join(parts) or run.path.name
 
 
-def report(paths: Sequence[Path], sort: str = "val/loss", order: str = "auto", columns: Sequence[str] | None = None,
-           curve_metric: str | None = None, out: Path | None = None, plot: bool = True) -> dict[str, Any]:
+def report(
+    paths: Sequence[Path],
+    sort: str = "val/loss",
+    order: str = "auto",
+    columns: Sequence[str] | None = None,
+    curve_metric: str | None = None,
+    out: Path | None = None,
+    plot: bool = True,
+) -> dict[str, Any]:
     """Collect, sort, print and write; return the table and the written files."""
     runs = find_runs(paths)
     if not runs:
@@ -274,8 +310,14 @@ def report(paths: Sequence[Path], sort: str = "val/loss", order: str = "auto", c
     ok = sum(r.status == "ok" for r in runs)
     title = f"{len(runs)} runs ({ok} ok), sorted by {sort} ({direction(sort, order)}imum first)"
     files = {"csv": write_csv(out / "report.csv", header, rows), "md": out / "report.md"}
-    md = [f"# Runs: {title}", "", f"Common overrides: `{' '.join(common)}`" if common else "", "",
-          markdown_table(header, rows), ""]
+    md = [
+        f"# Runs: {title}",
+        "",
+        f"Common overrides: `{' '.join(common)}`" if common else "",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
     files["md"].write_text("\n".join(md))
     print(title)
     if common:
@@ -307,8 +349,15 @@ def main(argv: list[str] | None = None) -> None:
         if not paths:
             raise ConfigError("PATH", "missing: give a multirun folder or run folders (outputs/multirun/DAY/TIME)")
         columns = [c.strip() for c in opts["columns"].split(",") if c.strip()] if opts["columns"] else None
-        report([Path(p) for p in paths], sort=opts["sort"], order=opts["order"], columns=columns,
-               curve_metric=opts["curve"], out=opts["out"], plot=opts["plot"])
+        report(
+            [Path(p) for p in paths],
+            sort=opts["sort"],
+            order=opts["order"],
+            columns=columns,
+            curve_metric=opts["curve"],
+            out=opts["out"],
+            plot=opts["plot"],
+        )
     except SeqlabError as exc:
         print(f"seqlab.report: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -44,8 +44,13 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     with launch_environment_restored():
         own_sampler = {"use_distributed_sampler": False} if getattr(data, "shards_itself", False) else {}
         with trainer_arguments_checked():
-            trainer = build_trainer(cfg, run_dir, extra_callbacks=[EvalTimer()], resumed_from=ckpt_path,
-                                    overrides={**eval_limits(cfg), **own_sampler})
+            trainer = build_trainer(
+                cfg,
+                run_dir,
+                extra_callbacks=[EvalTimer()],
+                resumed_from=ckpt_path,
+                overrides={**eval_limits(cfg), **own_sampler},
+            )
         _remember_wandb_run(trainer, run_dir)
         try:
             return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
@@ -53,8 +58,14 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             _finish(trainer)
 
 
-def _fit_and_test(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: pl.LightningModule,
-                  data: pl.LightningDataModule, ckpt_path: str | None) -> dict[str, Any]:
+def _fit_and_test(
+    cfg: DictConfig,
+    run_dir: Path,
+    trainer: pl.Trainer,
+    module: pl.LightningModule,
+    data: pl.LightningDataModule,
+    ckpt_path: str | None,
+) -> dict[str, Any]:
     started = time.time()
     latest = find_callback(trainer, LastCheckpoint)
     interrupted: RunInterrupted | None = None

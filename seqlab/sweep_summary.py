@@ -54,17 +54,25 @@ def summarize(sweep_dir: Path, metric: str, best_is: str = "min") -> dict[str, A
     sign = 1.0 if best_is == "min" else -1.0
     best = min(scored, key=lambda j: sign * j["value"]) if scored else None
     return {
-        "sweep_dir": str(sweep_dir), "metric": metric, "direction": best_is, "swept_keys": keys,
+        "sweep_dir": str(sweep_dir),
+        "metric": metric,
+        "direction": best_is,
+        "swept_keys": keys,
         "counts": {s: sum(j["status"] == s for j in jobs) for s in ("ok", "failed", "incomplete")},
-        "best": best["num"] if best else None, "jobs": jobs,
+        "best": best["num"] if best else None,
+        "jobs": jobs,
     }
 
 
 def _job(run: Run, keys: list[str], metric: str, sweep_dir: Path) -> dict[str, Any]:
     return {
-        "num": run.num, "dir": os.path.relpath(run.path, sweep_dir.resolve()),
-        "swept": {k: run.overrides.get(k) for k in keys}, "overrides": [f"{k}={v}" for k, v in run.overrides.items()],
-        "status": run.status, "value": run.results.get(metric) if run.status == "ok" else None, "error": run.error,
+        "num": run.num,
+        "dir": os.path.relpath(run.path, sweep_dir.resolve()),
+        "swept": {k: run.overrides.get(k) for k in keys},
+        "overrides": [f"{k}={v}" for k, v in run.overrides.items()],
+        "status": run.status,
+        "value": run.results.get(metric) if run.status == "ok" else None,
+        "error": run.error,
     }
 
 
@@ -86,9 +94,11 @@ def summary_table(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 def render(summary: dict[str, Any], markdown: bool = False) -> str:
     counts = summary["counts"]
     n = len(summary["jobs"])
-    head = (f"sweep summary: {n} jobs, {counts['ok']} ok, {counts['failed']} failed"
-            + (f", {counts['incomplete']} incomplete" if counts["incomplete"] else "")
-            + f"; {summary['metric']} ({summary['direction']}imized) in {summary['sweep_dir']}")
+    head = (
+        f"sweep summary: {n} jobs, {counts['ok']} ok, {counts['failed']} failed"
+        + (f", {counts['incomplete']} incomplete" if counts["incomplete"] else "")
+        + f"; {summary['metric']} ({summary['direction']}imized) in {summary['sweep_dir']}"
+    )
     header, rows = summary_table(summary)
     if markdown:
         return f"# Sweep summary\n\n{head}\n\n{markdown_table(header, rows)}\n"
@@ -119,8 +129,14 @@ class SweepSummary(Callback):
                 exc: object = job_return.return_value  # raises the job's exception
             except Exception as raised:
                 exc = raised
-            write_json(run_dir / FAILED_FILE, {"error": f"crashed: {type(exc).__name__}: {exc}".strip(),
-                                               "overrides": list(job_return.overrides or []), "crashed": True})
+            write_json(
+                run_dir / FAILED_FILE,
+                {
+                    "error": f"crashed: {type(exc).__name__}: {exc}".strip(),
+                    "overrides": list(job_return.overrides or []),
+                    "crashed": True,
+                },
+            )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._finish()

@@ -20,10 +20,20 @@ SHARED_DATA = Path(os.environ.get("SEQLAB_DATA_DIR") or Path(__file__).resolve()
 
 # quick settings for a run that trains a few steps on a tiny corpus
 TINY = [
-    "model.hidden_size=16", "model.num_layers=1", "task.batch_size=4", "task.seq_len=16", "task.tbptt_steps=8",
-    "task.embedding_dim=8", "task.sample.length=20", "trainer.max_steps=6", "trainer.val_check_interval=3",
-    "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false", "logger=csv",
+    "model.hidden_size=16",
+    "model.num_layers=1",
+    "task.batch_size=4",
+    "task.seq_len=16",
+    "task.tbptt_steps=8",
+    "task.embedding_dim=8",
+    "task.sample.length=20",
+    "trainer.max_steps=6",
+    "trainer.val_check_interval=3",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=csv",
 ]
 
 
@@ -59,12 +69,14 @@ def tiny_corpus(tmp_path) -> Path:
     return path
 
 
-def run_cli(args: list[str], cwd: Path, module: str = "seqlab", timeout: int = 300,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, module: str = "seqlab", timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m MODULE ARGS`` in ``cwd`` the way a user would."""
     full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
 
 
 def run_dirs(root: Path) -> list[Path]:

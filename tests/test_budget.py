@@ -34,17 +34,24 @@ def test_the_budget_sets_the_learning_rate_of_adam_only(optimizer, lr):
 
 def test_budget_long_lifts_the_cap():
     cfg = compose_run_config(["model=lstm", "task=charlm", "budget=long"])
-    assert _trainer(cfg) == {"max_epochs": 10, "max_steps": -1, "val_check_interval": 1.0,
-                             "check_val_every_n_epoch": 1}
+    assert _trainer(cfg) == {"max_epochs": 10, "max_steps": -1, "val_check_interval": 1.0, "check_val_every_n_epoch": 1}
     assert (cfg.task.batch_size, cfg.task.seq_len) == (64, 100)
     assert (cfg.optimizer.lr, cfg.optimizer.schedule, cfg.optimizer.warmup_steps) == (0.002, "constant", 0)
 
 
 @pytest.mark.parametrize("budget", ["quick", "long"])
 def test_command_line_trainer_keys_win_over_the_budget(budget):
-    cfg = compose_run_config(["task=charlm", f"budget={budget}", "trainer.max_steps=123",
-                              "trainer.val_check_interval=41", "optimizer.schedule=linear", "task.seq_len=64",
-                              "optimizer.lr=0.01"])
+    cfg = compose_run_config(
+        [
+            "task=charlm",
+            f"budget={budget}",
+            "trainer.max_steps=123",
+            "trainer.val_check_interval=41",
+            "optimizer.schedule=linear",
+            "task.seq_len=64",
+            "optimizer.lr=0.01",
+        ]
+    )
     assert cfg.trainer.max_steps == 123
     assert cfg.trainer.val_check_interval == 41
     assert cfg.optimizer.schedule == "linear"
@@ -62,6 +69,9 @@ def test_max_time_and_epochs_from_the_command_line():
 def test_other_tasks_keep_their_epochs(task):
     quick = compose_run_config([f"task={task}"])
     long = compose_run_config([f"task={task}", "budget=long"])
-    assert _trainer(quick) == _trainer(long) == {"max_epochs": 10, "max_steps": -1, "val_check_interval": 1.0,
-                                                 "check_val_every_n_epoch": 1}
+    assert (
+        _trainer(quick)
+        == _trainer(long)
+        == {"max_epochs": 10, "max_steps": -1, "val_check_interval": 1.0, "check_val_every_n_epoch": 1}
+    )
     assert quick.optimizer.schedule == "constant"

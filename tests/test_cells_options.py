@@ -143,8 +143,9 @@ def test_encoder_input_and_output_dropout_are_locked():
 
 @pytest.mark.parametrize("impl,residual", [("fused", False), ("fused", True), ("cells", False)])
 def test_orthogonal_init_and_forget_bias(impl, residual):
-    model = encoder("lstm", impl=impl, residual=residual, num_layers=2, bidirectional=True, init="orthogonal",
-                    forget_bias=1.0)
+    model = encoder(
+        "lstm", impl=impl, residual=residual, num_layers=2, bidirectional=True, init="orthogonal", forget_bias=1.0
+    )
     state, hidden = model.state_dict(), 4
     for key, value in state.items():
         if "weight_hh" in key:
@@ -220,8 +221,12 @@ def test_layernorm_lstm_cell_follows_its_equations():
             p.uniform_(0.5, 1.5)
     x, h, c = (torch.randn(2, n, dtype=torch.float64) for n in (3, 4, 4))
     ln = nn.functional.layer_norm
-    gates = (ln(x @ cell.weight_ih.T, (16,), cell.ln_ih_weight) + cell.bias_ih
-             + ln(h @ cell.weight_hh.T, (16,), cell.ln_hh_weight) + cell.bias_hh)
+    gates = (
+        ln(x @ cell.weight_ih.T, (16,), cell.ln_ih_weight)
+        + cell.bias_ih
+        + ln(h @ cell.weight_hh.T, (16,), cell.ln_hh_weight)
+        + cell.bias_hh
+    )
     i, f, g, o = gates.chunk(4, 1)
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_new = torch.sigmoid(o) * torch.tanh(ln(c_new, (4,), cell.ln_c_weight, cell.ln_c_bias))

@@ -23,12 +23,23 @@ def train(tmp_path, corpus, *extra, name="run"):
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
 def test_each_cell_trains_and_writes_results(tmp_path, tiny_corpus, model):
-    results = train(tmp_path, tiny_corpus, f"model={model}", "model.num_layers=2", "model.dropout=0.1",
-                    "trainer.max_steps=8")
+    results = train(
+        tmp_path, tiny_corpus, f"model={model}", "model.num_layers=2", "model.dropout=0.1", "trainer.max_steps=8"
+    )
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["model"] == model
-    for key in ("val/loss", "val/bpc", "test/loss", "test/bpc", "trainable_parameters", "tokens_seen",
-                "tokens_per_second", "wall_seconds", "best_checkpoint", "last_checkpoint"):
+    for key in (
+        "val/loss",
+        "val/bpc",
+        "test/loss",
+        "test/bpc",
+        "trainable_parameters",
+        "tokens_seen",
+        "tokens_per_second",
+        "wall_seconds",
+        "best_checkpoint",
+        "last_checkpoint",
+    ):
         assert key in saved, key
     assert math.isclose(saved["val/bpc"], saved["val/loss"] / math.log(2), rel_tol=1e-5)
     vocab = len(set(tiny_corpus.read_text(encoding="utf-8")))
@@ -42,8 +53,15 @@ def test_each_cell_trains_and_writes_results(tmp_path, tiny_corpus, model):
 
 def test_loss_goes_down_with_training(tmp_path, tiny_corpus):
     short = train(tmp_path, tiny_corpus, "trainer.max_steps=2", "trainer.val_check_interval=1", name="short")
-    long = train(tmp_path, tiny_corpus, "trainer.max_steps=60", "trainer.val_check_interval=30",
-                 "model.hidden_size=32", "optimizer.lr=0.01", name="long")
+    long = train(
+        tmp_path,
+        tiny_corpus,
+        "trainer.max_steps=60",
+        "trainer.val_check_interval=30",
+        "model.hidden_size=32",
+        "optimizer.lr=0.01",
+        name="long",
+    )
     assert long["val/loss"] < short["val/loss"] - 0.3
 
 
@@ -81,12 +99,18 @@ def test_checkpoint_round_trips_through_generation(tmp_path, tiny_corpus):
 
 def test_resume_continues_exactly(tmp_path, tiny_corpus):
     # a constant schedule: the first run (max_steps=6) and the whole run (12) then follow the same learning rates
-    common = ["task.tbptt_steps=16", "model.num_layers=2", "model.dropout=0.2", "trainer.val_check_interval=3",
-              "optimizer.schedule=constant"]
+    common = [
+        "task.tbptt_steps=16",
+        "model.num_layers=2",
+        "model.dropout=0.2",
+        "trainer.val_check_interval=3",
+        "optimizer.schedule=constant",
+    ]
     whole = train(tmp_path, tiny_corpus, *common, "trainer.max_steps=12", name="whole")
     train(tmp_path, tiny_corpus, *common, "trainer.max_steps=6", name="first")
-    resumed = train(tmp_path, tiny_corpus, *common, "trainer.max_steps=12", f"resume={tmp_path / 'first'}",
-                    name="second")
+    resumed = train(
+        tmp_path, tiny_corpus, *common, "trainer.max_steps=12", f"resume={tmp_path / 'first'}", name="second"
+    )
     assert resumed["optimizer_steps"] == 12
     assert resumed["resumed_from"].endswith("last.ckpt")
     assert resumed["val/loss"] == pytest.approx(whole["val/loss"], abs=1e-6)

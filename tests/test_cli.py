@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_main_job_writes_a_complete_run_folder(tmp_path, tiny_corpus):
-    proc = run_cli(["model=lstm", "task=charlm", f"task.data.path={tiny_corpus}", *TINY,
-                    "trainer.enable_progress_bar=true"], cwd=tmp_path)
+    proc = run_cli(
+        ["model=lstm", "task=charlm", f"task.data.path={tiny_corpus}", *TINY, "trainer.enable_progress_bar=true"],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (run_dir,) = run_dirs(tmp_path)
     assert run_dir.is_relative_to(tmp_path / "outputs")
@@ -25,8 +27,9 @@ def test_main_job_writes_a_complete_run_folder(tmp_path, tiny_corpus):
     results = json.loads((run_dir / "results.json").read_text())
     assert {"val/loss", "val/bpc", "test/loss", "test/bpc", "tokens_per_second"} <= set(results)
     assert "----- sample" in proc.stdout + proc.stderr  # generated text at validation
-    gen = run_cli([f"ckpt_path={run_dir}", "prompt=JULIET:", "length=30", "seed=1"], cwd=tmp_path,
-                  module="seqlab.generate")
+    gen = run_cli(
+        [f"ckpt_path={run_dir}", "prompt=JULIET:", "length=30", "seed=1"], cwd=tmp_path, module="seqlab.generate"
+    )
     assert gen.returncode == 0, gen.stderr
     assert gen.stdout.startswith("JULIET:")
 
@@ -60,22 +63,44 @@ def test_help_lists_every_group_option(tmp_path):
     for line in ("model: ", "task: ", "optimizer: adam, adamw, sgd", "hardware: ", "logger: csv, none, wandb"):
         assert line in proc.stdout
     models = next(line for line in proc.stdout.splitlines() if line.startswith("model: "))
-    assert {"rnn", "lstm", "gru"} <= {m.strip() for m in models[len("model: "):].split(",")}
+    assert {"rnn", "lstm", "gru"} <= {m.strip() for m in models[len("model: ") :].split(",")}
 
 
 def test_regular_install_works_from_any_directory(tmp_path):
     """Build the wheel, install it (no deps) into a folder, and run from elsewhere: conf/ ships in the wheel."""
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(wheel_dir), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = wheel_dir.glob("seqlab-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(target)}
-    where = subprocess.run([sys.executable, "-c", "import seqlab.conf; print(seqlab.conf.__file__)"],
-                           cwd=elsewhere, capture_output=True, text=True, env=env)
+    where = subprocess.run(
+        [sys.executable, "-c", "import seqlab.conf; print(seqlab.conf.__file__)"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert where.stdout.strip().startswith(str(target)), where.stdout + where.stderr
     proc = run_cli(["--help"], cwd=elsewhere, env=env)
     assert proc.returncode == 0, proc.stderr

@@ -22,8 +22,13 @@ class TestRNNContract(ModelContract):
 
 class TestCharLMContract(TaskContract):
     task_name = "charlm"
-    overrides = ("task.batch_size=2", "task.seq_len=12", "task.tbptt_steps=6", "task.embedding_dim=8",
-                 "task.sample.length=10")
+    overrides = (
+        "task.batch_size=2",
+        "task.seq_len=12",
+        "task.tbptt_steps=6",
+        "task.embedding_dim=8",
+        "task.sample.length=10",
+    )
     expected_metrics = ("val/loss", "val/bpc", "test/loss", "test/bpc")
 
     def data_overrides(self, tmp_path: Path) -> list[str]:

@@ -13,7 +13,7 @@ from conftest import compose_config, run_cli, run_dirs
 from seqlab.errors import TrainingDiverged
 
 # a seqlab CLI whose adding module returns a NaN loss from optimizer step FAIL_AT on
-WRAPPER = '''
+WRAPPER = """
 import sys
 import torch
 from seqlab.tasks.sequence_module import SequenceModule
@@ -30,12 +30,24 @@ def train_chunk(self, chunk, state):
 SequenceModule.train_chunk = train_chunk
 from seqlab.cli import main
 main()
-'''
+"""
 
-ARGS = ["task=adding", "task.seq_len=8", "model=gru", "model.hidden_size=8", "model.num_layers=1",
-        "task.batch_size=4", "task.data.train_size=64", "task.data.val_size=8", "task.data.test_size=8",
-        "trainer.max_steps=10", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false", "logger=csv"]
+ARGS = [
+    "task=adding",
+    "task.seq_len=8",
+    "model=gru",
+    "model.hidden_size=8",
+    "model.num_layers=1",
+    "task.batch_size=4",
+    "task.data.train_size=64",
+    "task.data.val_size=8",
+    "task.data.test_size=8",
+    "trainer.max_steps=10",
+    "trainer.val_check_interval=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=csv",
+]
 
 
 def test_cli_prints_one_line_and_keeps_last_good_checkpoint(tmp_path):

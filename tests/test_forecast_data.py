@@ -32,8 +32,10 @@ def write_csv(path: Path, target: list[float], exo: list[float] | None = None, t
 def module_for(path: Path, **task) -> ForecastDataModule:
     data = task.pop("data", {})
     exo = ["x"] if "exo" in task and task.pop("exo") else []
-    cfg = ForecastConfig(data=ForecastDataConfig(path=str(path), target="y", exogenous=exo, **data),
-                         **{"input_len": 5, "horizon": 2, "seasonality": 4, **task})
+    cfg = ForecastConfig(
+        data=ForecastDataConfig(path=str(path), target="y", exogenous=exo, **data),
+        **{"input_len": 5, "horizon": 2, "seasonality": 4, **task},
+    )
     dm = ForecastDataModule(cfg)
     dm.prepare()
     return dm
@@ -59,10 +61,12 @@ def test_changing_val_and_test_changes_nothing_in_training(tmp_path, missing, mo
     for i in range(42, N):
         future[i] = 1e6 + i * 1e4  # wild val/test values
     exo = mode == "direct"  # exogenous inputs (an autoregressive rollout takes none)
-    a = module_for(write_csv(tmp_path / "a.csv", values, exo=values), exo=exo, mode=mode, level=level,
-                   data={"missing": missing})
-    b = module_for(write_csv(tmp_path / "b.csv", future, exo=future), exo=exo, mode=mode, level=level,
-                   data={"missing": missing})
+    a = module_for(
+        write_csv(tmp_path / "a.csv", values, exo=values), exo=exo, mode=mode, level=level, data={"missing": missing}
+    )
+    b = module_for(
+        write_csv(tmp_path / "b.csv", future, exo=future), exo=exo, mode=mode, level=level, data={"missing": missing}
+    )
     assert a.sizes == b.sizes == (42, 9, 9)
     np.testing.assert_array_equal(a.scaler.mean, b.scaler.mean)
     np.testing.assert_array_equal(a.scaler.std, b.scaler.std)
@@ -82,8 +86,8 @@ def test_windows_read_the_past_and_score_their_own_split(tmp_path):
         for i in range(len(ds)):
             item, t = ds[i], int(ds.origins[i])
             assert start <= t and t + 2 <= end  # every target inside the split
-            np.testing.assert_allclose(item["x"].numpy()[:, 0], z[t - 5:t, 0], rtol=1e-6)  # inputs strictly before
-            np.testing.assert_allclose(item["y"].numpy(), z[t:t + 2, 0], rtol=1e-6)
+            np.testing.assert_allclose(item["x"].numpy()[:, 0], z[t - 5 : t, 0], rtol=1e-6)  # inputs strictly before
+            np.testing.assert_allclose(item["y"].numpy(), z[t : t + 2, 0], rtol=1e-6)
     assert list(dm.datasets["train"].origins) == list(range(5, 41))
     assert list(dm.datasets["val"].origins) == list(range(42, 50))
     assert list(dm.datasets["test"].origins) == list(range(51, 59))
@@ -92,8 +96,13 @@ def test_windows_read_the_past_and_score_their_own_split(tmp_path):
 @pytest.mark.parametrize("mode", ["direct", "autoregressive"])
 def test_window_level_subtracts_the_last_input_value(tmp_path, mode):
     values = base_series()
-    dm = module_for(write_csv(tmp_path / "s.csv", values, exo=[float(i % 7) for i in range(N)]), exo=True,
-                    level="window", mode=mode, horizon=1 if mode == "autoregressive" else 2)
+    dm = module_for(
+        write_csv(tmp_path / "s.csv", values, exo=[float(i % 7) for i in range(N)]),
+        exo=True,
+        level="window",
+        mode=mode,
+        horizon=1 if mode == "autoregressive" else 2,
+    )
     z = dm.scaler.transform(dm.filled)
     for ds in dm.datasets.values():
         for i in (0, len(ds) - 1):
@@ -102,11 +111,12 @@ def test_window_level_subtracts_the_last_input_value(tmp_path, mode):
             assert level == pytest.approx(z[t - 1, 0], abs=1e-6)
             x = item["x"].numpy()
             assert x[4, 0] == 0.0  # the last input before the origin is the level itself
-            np.testing.assert_allclose(x[:, 0] + level, z[t - 5:t - 5 + len(x), 0], rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(x[:, 1], z[t - 5:t - 5 + len(x), 1], rtol=1e-6)  # exogenous untouched
+            np.testing.assert_allclose(x[:, 0] + level, z[t - 5 : t - 5 + len(x), 0], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(x[:, 1], z[t - 5 : t - 5 + len(x), 1], rtol=1e-6)  # exogenous untouched
             first = t if len(item["y"]) == dm.task.horizon else t - 4
-            np.testing.assert_allclose(item["y"].numpy() + level, z[first:first + len(item["y"]), 0], rtol=1e-5,
-                                       atol=1e-6)
+            np.testing.assert_allclose(
+                item["y"].numpy() + level, z[first : first + len(item["y"]), 0], rtol=1e-5, atol=1e-6
+            )
 
 
 def test_autoregressive_train_windows_are_shifted_by_one(tmp_path):
@@ -157,11 +167,14 @@ def test_times_are_parsed_and_sorted(tmp_path):
     assert list(series.values[:, 0]) == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.parametrize("times,text,message", [
-    ([2000, 2000, 2001], "1\n2\n3", "repeated time"),
-    (["x", "y", "z"], "1\n2\n3", "cannot read"),
-    ([2000, 2001, 2002], "1\nabc\n3", "not a number"),
-])
+@pytest.mark.parametrize(
+    "times,text,message",
+    [
+        ([2000, 2000, 2001], "1\n2\n3", "repeated time"),
+        (["x", "y", "z"], "1\n2\n3", "cannot read"),
+        ([2000, 2001, 2002], "1\nabc\n3", "not a number"),
+    ],
+)
 def test_bad_csv_is_one_clear_error(tmp_path, times, text, message):
     rows = text.split("\n")
     path = tmp_path / "bad.csv"
@@ -194,8 +207,9 @@ def test_bundled_series_load(monkeypatch):
         dm.prepare()
         assert len(dm.series.times) == rows
         assert dm.info.seasonality == m and dm.info.columns[0] in ("SUNACTIVITY", "volume")
-    co2 = ForecastDataModule(ForecastConfig(data=ForecastDataConfig(series="co2", missing="interpolate"),
-                                            input_len=52, horizon=13))
+    co2 = ForecastDataModule(
+        ForecastConfig(data=ForecastDataConfig(series="co2", missing="interpolate"), input_len=52, horizon=13)
+    )
     co2.prepare()
     assert co2.series.is_date and int((~co2.series.observed).sum()) == 59
     assert not np.isnan(co2.filled).any()

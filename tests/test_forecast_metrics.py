@@ -43,7 +43,7 @@ def test_sums_over_batches_equal_the_whole():
     whole = forecast_errors(f, a, 0.7)
     sums = ErrorSums()
     for part in range(0, 10, 4):
-        sums.add(f[part:part + 4], a[part:part + 4], torch.ones(len(f[part:part + 4]), 3, dtype=torch.bool))
+        sums.add(f[part : part + 4], a[part : part + 4], torch.ones(len(f[part : part + 4]), 3, dtype=torch.bool))
     for key, value in sums.metrics(0.7).items():
         assert value == pytest.approx(whole[key])
     assert ErrorSums().metrics(1.0) == {}
@@ -72,8 +72,10 @@ def test_sunspots_baselines_match_a_direct_computation(monkeypatch):
     n_train = len(y) - n_val - n_test
     rows = np.arange(n_train + n_val, len(y))
     scale = np.mean(np.abs(np.diff(y[:n_train])))
-    expected = {"naive": np.mean(np.abs(y[rows] - y[rows - 1])) / scale,
-                "snaive": np.mean(np.abs(y[rows] - y[rows - 11])) / scale}
+    expected = {
+        "naive": np.mean(np.abs(y[rows] - y[rows - 1])) / scale,
+        "snaive": np.mean(np.abs(y[rows] - y[rows - 11])) / scale,
+    }
     dm = ForecastDataModule(ForecastConfig(data=ForecastDataConfig(series="sunspots"), input_len=22, horizon=1))
     dm.prepare()
     sums = {"naive": ErrorSums(), "snaive": ErrorSums()}

@@ -16,8 +16,15 @@ from seqlab.config.preflight import preflight
 from seqlab.errors import ConfigError
 from seqlab.run import run
 
-FAST = ["model.hidden_size=16", "model.num_layers=1", "task.batch_size=16", "task.input_len=12",
-        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv"]
+FAST = [
+    "model.hidden_size=16",
+    "model.num_layers=1",
+    "task.batch_size=16",
+    "task.input_len=12",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=csv",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -40,8 +47,9 @@ def series_csv(tmp_path):
 
 
 def train(tmp_path, csv_path, *extra, name="run"):
-    cfg = compose_config(["task=forecast", *FAST, f"task.data.path={csv_path}", "task.data.target=price",
-                          "task.seasonality=12", *extra])
+    cfg = compose_config(
+        ["task=forecast", *FAST, f"task.data.path={csv_path}", "task.data.target=price", "task.seasonality=12", *extra]
+    )
     return run(cfg, tmp_path / name)
 
 
@@ -62,7 +70,7 @@ def test_direct_run_writes_metrics_that_match_its_forecasts(tmp_path, series_csv
     err = np.array([float(r["forecast"]) - float(r["actual"]) for r in rows])
     naive = np.array([float(r["naive"]) - float(r["actual"]) for r in rows])
     assert saved["test/mae"] == pytest.approx(np.abs(err).mean(), rel=1e-5)
-    assert saved["test/rmse"] == pytest.approx(np.sqrt((err ** 2).mean()), rel=1e-5)
+    assert saved["test/rmse"] == pytest.approx(np.sqrt((err**2).mean()), rel=1e-5)
     assert saved["test/naive_mae"] == pytest.approx(np.abs(naive).mean(), rel=1e-5)
     # MASE's scale: the one-step naive MAE on the train rows (84 of 120; row 30 missing, its pairs skipped)
     y = np.genfromtxt(series_csv, delimiter=",", skip_header=1, usecols=1)[:84]
@@ -74,8 +82,15 @@ def test_direct_run_writes_metrics_that_match_its_forecasts(tmp_path, series_csv
 
 
 def test_autoregressive_rollout_with_truncated_bptt(tmp_path, series_csv):
-    results = train(tmp_path, series_csv, "model=gru", "task.mode=autoregressive", "task.horizon=3",
-                    "task.tbptt_steps=5", "trainer.max_epochs=1")
+    results = train(
+        tmp_path,
+        series_csv,
+        "model=gru",
+        "task.mode=autoregressive",
+        "task.horizon=3",
+        "task.tbptt_steps=5",
+        "trainer.max_epochs=1",
+    )
     # train windows: origins 12..81 (targets inside the 84 train rows) = 70 -> 5 batches of 16; 14 steps -> 3 chunks
     assert results["optimizer_steps"] == 5 * 3
     table = read_table(tmp_path / "run" / "forecast_test.csv")
@@ -95,15 +110,30 @@ def test_autoregressive_rollout_with_truncated_bptt(tmp_path, series_csv):
 
 
 def test_direct_truncated_bptt_steps_once_per_batch(tmp_path, series_csv):
-    results = train(tmp_path, series_csv, "model=rnn", "task.horizon=2", "task.tbptt_steps=4",
-                    "trainer.max_epochs=1", "task.data.missing=interpolate")
+    results = train(
+        tmp_path,
+        series_csv,
+        "model=rnn",
+        "task.horizon=2",
+        "task.tbptt_steps=4",
+        "trainer.max_epochs=1",
+        "task.data.missing=interpolate",
+    )
     assert results["optimizer_steps"] == math.ceil(69 / 16)  # origins 12..80 for H = 2
     assert math.isfinite(results["test/mase"])
 
 
 def test_training_beats_the_naive_forecast(tmp_path, series_csv):
-    results = train(tmp_path, series_csv, "model=gru", "model.hidden_size=32", "optimizer.lr=0.01",
-                    "trainer.max_epochs=15", "logger=none", "task.plot=false")
+    results = train(
+        tmp_path,
+        series_csv,
+        "model=gru",
+        "model.hidden_size=32",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=15",
+        "logger=none",
+        "task.plot=false",
+    )
     assert results["test/mae"] < 0.6 * results["test/naive_mae"]
     assert not (tmp_path / "run" / "forecast_test.png").exists()
 
@@ -116,11 +146,22 @@ def test_window_level_forecasts_a_trend_past_the_training_range(tmp_path):
     y = 20 + 1.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, 160)
     path = tmp_path / "trend.csv"
     path.write_text("t,y\n" + "\n".join(f"{i},{v:.4f}" for i, v in zip(t, y)) + "\n")
-    common = ["task=forecast", *FAST, "model=gru", "model.hidden_size=32", f"task.data.path={path}",
-              "task.data.target=y", "task.seasonality=12", "optimizer.lr=0.01", "trainer.max_epochs=15",
-              "logger=none", "task.plot=false"]
-    scores = {level: run(compose_config([*common, f"task.level={level}"]), tmp_path / level)
-              for level in ("global", "window")}
+    common = [
+        "task=forecast",
+        *FAST,
+        "model=gru",
+        "model.hidden_size=32",
+        f"task.data.path={path}",
+        "task.data.target=y",
+        "task.seasonality=12",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=15",
+        "logger=none",
+        "task.plot=false",
+    ]
+    scores = {
+        level: run(compose_config([*common, f"task.level={level}"]), tmp_path / level) for level in ("global", "window")
+    }
     assert scores["global"]["test/mae"] > scores["global"]["test/naive_mae"]
     assert scores["window"]["test/mae"] < 0.5 * scores["window"]["test/naive_mae"]
     module = load_module(tmp_path / "window" / "checkpoints" / "last.ckpt")
@@ -172,8 +213,19 @@ def test_user_csv_needs_a_target_column(series_csv):
 def test_ddp_on_cpu_scores_every_test_window_once(tmp_path, series_csv):
     """hardware=ddp_cpu: val/test windows are strided by rank without duplicates, the errors summed over ranks,
     and rank 0 plots every rank's windows."""
-    proc = run_cli(["task=forecast", *FAST, f"task.data.path={series_csv}", "task.data.target=price",
-                    "task.seasonality=12", "model=gru", "trainer.max_epochs=2", "hardware=ddp_cpu"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "task=forecast",
+            *FAST,
+            f"task.data.path={series_csv}",
+            "task.data.target=price",
+            "task.seasonality=12",
+            "model=gru",
+            "trainer.max_epochs=2",
+            "hardware=ddp_cpu",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = run_dirs(tmp_path)
     results = json.loads((run_dir / "results.json").read_text())

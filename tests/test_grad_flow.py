@@ -15,13 +15,26 @@ from seqlab.data.synthetic import adding_data
 from seqlab.training.grad_flow import GradFlowCallback, _log_image, layer_of, record_grad_flow
 from seqlab.training.trainer import configured_callbacks
 
-SMALL = ["model.num_layers=1", "task.batch_size=4", "task.data.train_size=16", "task.data.val_size=4",
-         "task.data.test_size=4"]
+SMALL = [
+    "model.num_layers=1",
+    "task.batch_size=4",
+    "task.data.train_size=16",
+    "task.data.val_size=4",
+    "task.data.test_size=4",
+]
 
 
 def adding_module(model: str, seq_len: int, hidden: int, extra: list[str] | None = None):
-    cfg = compose_config(["task=adding", f"task.seq_len={seq_len}", f"model={model}", f"model.hidden_size={hidden}",
-                          *SMALL, *(extra or [])])
+    cfg = compose_config(
+        [
+            "task=adding",
+            f"task.seq_len={seq_len}",
+            f"model={model}",
+            f"model.hidden_size={hidden}",
+            *SMALL,
+            *(extra or []),
+        ]
+    )
     return registry.get_task("adding").build(cfg)
 
 
@@ -113,9 +126,16 @@ def test_callback_writes_plots_and_reports_exploding_gradients(tmp_path, caplog)
     torch.manual_seed(0)
     module, data = adding_module("rnn", seq_len=8, hidden=4)
     callback = GradFlowCallback(run_dir=str(tmp_path), every_n_steps=2, explode_threshold=1e-9)
-    trainer = pl.Trainer(max_steps=4, limit_val_batches=0, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[callback],
-                         accelerator="cpu")
+    trainer = pl.Trainer(
+        max_steps=4,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+        accelerator="cpu",
+    )
     with caplog.at_level(logging.WARNING, logger="seqlab.training.grad_flow"):
         trainer.fit(module, datamodule=data)
     names = sorted(p.name for p in (tmp_path / "grad_flow").iterdir())

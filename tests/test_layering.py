@@ -52,8 +52,11 @@ def violations() -> list[str]:
         name = module_name(path)
         for layer, banned in FORBIDDEN.items():
             if name == layer or name.startswith(layer + "."):
-                out += [f"{name}:{line} imports {mod}" for line, mod in imports(path)
-                        if any(mod == b or mod.startswith(b + ".") for b in banned)]
+                out += [
+                    f"{name}:{line} imports {mod}"
+                    for line, mod in imports(path)
+                    if any(mod == b or mod.startswith(b + ".") for b in banned)
+                ]
         if name.startswith("seqlab.tasks.") and name.count(".") >= 3:  # seqlab.tasks.<task>.<module>
             task = name.split(".")[2]
             for line, mod in imports(path):
@@ -67,10 +70,13 @@ def test_the_packages_keep_their_layers():
     assert violations() == []
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("from seqlab.tasks.base import Task\n", "imports seqlab.tasks.base"),
-    ("def f():\n    import seqlab.training.tbptt\n", "imports seqlab.training.tbptt"),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from seqlab.tasks.base import Task\n", "imports seqlab.tasks.base"),
+        ("def f():\n    import seqlab.training.tbptt\n", "imports seqlab.training.tbptt"),
+    ],
+)
 def test_the_check_finds_a_forbidden_import(tmp_path, monkeypatch, source, expected):
     """The checker itself: a models module importing a task (or training, inside a function) is reported."""
     fake = tmp_path / "seqlab"

@@ -42,8 +42,15 @@ class ToyTask(CharLMTask):
 '''
 
 
-def write_plugin(root: Path, dist: str, module: str, init: str, eps: dict[str, dict[str, str]],
-                 conf: dict[str, str] | None = None, version: str = "0.3.1") -> Path:
+def write_plugin(
+    root: Path,
+    dist: str,
+    module: str,
+    init: str,
+    eps: dict[str, dict[str, str]],
+    conf: dict[str, str] | None = None,
+    version: str = "0.3.1",
+) -> Path:
     """A source tree of an installable seqlab plugin: pyproject.toml, the module, its config package."""
     folder = root / dist
     (folder / module).mkdir(parents=True)
@@ -58,7 +65,8 @@ def write_plugin(root: Path, dist: str, module: str, init: str, eps: dict[str, d
             (folder / module / "conf" / rel).write_text(text)
     for group, entries in eps.items():
         sections += f'[project.entry-points."{group}"]\n' + "".join(f'{k} = "{v}"\n' for k, v in entries.items())
-    (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
+    (folder / "pyproject.toml").write_text(
+        textwrap.dedent(f"""\
         [build-system]
         requires = ["setuptools>=68"]
         build-backend = "setuptools.build_meta"
@@ -74,7 +82,9 @@ def write_plugin(root: Path, dist: str, module: str, init: str, eps: dict[str, d
         [tool.setuptools.package-data]
         "{module}.conf" = ["**/*.yaml"]
 
-        """) + sections)
+        """)
+        + sections
+    )
     return folder
 
 
@@ -88,26 +98,59 @@ def sites(tmp_path_factory) -> dict[str, Path]:
     """Folders with pip-installed plugins: main (toy + broken), clash (two packages, one name), shadow."""
     root = tmp_path_factory.mktemp("plugin_src")
     toy_eps = {"seqlab.models": {"toycell": "seqlab_toy:ToyCell"}, "seqlab.tasks": {"toytask": "seqlab_toy:ToyTask"}}
-    toy = write_plugin(root, "seqlab-toy", "seqlab_toy", TOY, toy_eps,
-                       {"model/toycell.yaml": builtin_yaml("model/rnn.yaml", "rnn", "toycell"),
-                        "task/toytask.yaml": builtin_yaml("task/charlm.yaml", "charlm", "toytask")})
+    toy = write_plugin(
+        root,
+        "seqlab-toy",
+        "seqlab_toy",
+        TOY,
+        toy_eps,
+        {
+            "model/toycell.yaml": builtin_yaml("model/rnn.yaml", "rnn", "toycell"),
+            "task/toytask.yaml": builtin_yaml("task/charlm.yaml", "charlm", "toytask"),
+        },
+    )
     boom = "raise RuntimeError('seqlab_broken is broken on purpose')"
-    broken = write_plugin(root, "seqlab-broken", "seqlab_broken", boom,
-                          {"seqlab.models": {"brokencell": "seqlab_broken:Cell"}},
-                          {"model/brokencell.yaml": "name: brokencell\n"})
+    broken = write_plugin(
+        root,
+        "seqlab-broken",
+        "seqlab_broken",
+        boom,
+        {"seqlab.models": {"brokencell": "seqlab_broken:Cell"}},
+        {"model/brokencell.yaml": "name: brokencell\n"},
+    )
     gru = "from seqlab.models.recurrent import GRU as Cell\n"
-    clash = [write_plugin(root, f"seqlab-clash-{x}", f"seqlab_clash_{x}", gru,
-                          {"seqlab.models": {"dupcell": f"seqlab_clash_{x}:Cell"}}) for x in "ab"]
-    shadow = write_plugin(root, "seqlab-shadow", "seqlab_shadow", "", {},
-                          {"model/lstm.yaml": "# Usage: python -m seqlab model=lstm\nname: lstm\nhidden_size: 3\n"})
+    clash = [
+        write_plugin(
+            root,
+            f"seqlab-clash-{x}",
+            f"seqlab_clash_{x}",
+            gru,
+            {"seqlab.models": {"dupcell": f"seqlab_clash_{x}:Cell"}},
+        )
+        for x in "ab"
+    ]
+    shadow = write_plugin(
+        root,
+        "seqlab-shadow",
+        "seqlab_shadow",
+        "",
+        {},
+        {"model/lstm.yaml": "# Usage: python -m seqlab model=lstm\nname: lstm\nhidden_size: 3\n"},
+    )
     plan = {"main": [toy, broken], "clash": clash, "shadow": [shadow]}
     out = {name: tmp_path_factory.mktemp(f"site_{name}") for name in plan}
     # offline and fast with the venv's setuptools; a venv without it (Python >= 3.12) lets pip fetch it
     offline = ["--no-build-isolation", "--no-index"] if importlib.util.find_spec("setuptools") else []
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", *offline]
-    procs = {name: subprocess.Popen([*pip, "--target", str(out[name]), *map(str, paths)], stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
-             for name, paths in plan.items()}
+    procs = {
+        name: subprocess.Popen(
+            [*pip, "--target", str(out[name]), *map(str, paths)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, paths in plan.items()
+    }
     for name, proc in procs.items():
         log, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"pip install of the {name} plugins failed:\n{log}"
@@ -128,13 +171,15 @@ def use(sites, monkeypatch):
     registry.clear_cache()
 
 
-def cli(args: list[str], cwd: Path, sites: dict[str, Path], *names: str, module: str = "seqlab",
-        **env: str) -> subprocess.CompletedProcess:
+def cli(
+    args: list[str], cwd: Path, sites: dict[str, Path], *names: str, module: str = "seqlab", **env: str
+) -> subprocess.CompletedProcess:
     path = os.pathsep.join([*(str(sites[n]) for n in names), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     full_env = {k: v for k, v in os.environ.items() if k != registry.DISABLE_ENV}
     full_env.update({"WANDB_MODE": "disabled", "PYTHONPATH": path, **env})
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=full_env
+    )
 
 
 def group_options(group: str) -> list[str]:
@@ -225,8 +270,9 @@ def test_clash_and_shadow_end_the_cli_with_one_line(sites, tmp_path):
 @pytest.mark.slow
 def test_sweep_mixes_plugin_and_builtin_models_beside_a_broken_plugin(sites, tmp_path, tiny_corpus):
     """``python -m seqlab -m model=lstm,toycell task=toytask``: both jobs train; the broken plugin is only a warning."""
-    proc = cli(["-m", "model=lstm,toycell", "task=toytask", *TINY, f"task.data.path={tiny_corpus}"],
-               tmp_path, sites, "main")
+    proc = cli(
+        ["-m", "model=lstm,toycell", "task=toytask", *TINY, f"task.data.path={tiny_corpus}"], tmp_path, sites, "main"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "seqlab-broken" in proc.stderr and "broken on purpose" in proc.stderr
     results = [json.loads((d / "results.json").read_text()) for d in run_dirs(tmp_path)]

@@ -200,8 +200,9 @@ def test_broken_config_package_is_skipped(fake_plugins, tmp_path, monkeypatch, c
 
 def test_plugin_yaml_never_shadows_hydra_or_the_config_store(fake_plugins, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
-    conf_package(tmp_path, "sneaky_conf", {"hydra/help/default.yaml": "app_name: x\n",
-                                           "trainer_defaults.yaml": "max_steps: 1\n"})
+    conf_package(
+        tmp_path, "sneaky_conf", {"hydra/help/default.yaml": "app_name: x\n", "trainer_defaults.yaml": "max_steps: 1\n"}
+    )
     fake_plugins("seqlab.conf", "sneaky", "sneaky_conf", "seqlab-sneaky")
     with pytest.raises(PluginError, match="'hydra/help/default.yaml'.*an option of Hydra itself"):
         registry.check_plugins()

@@ -53,8 +53,9 @@ def test_a_failed_run_into_outputs_or_the_current_folder_keeps_every_earlier_run
     earlier.mkdir(parents=True)
     (earlier / "results.json").write_text("{}")
     for run_dir in ("outputs", "."):
-        proc = run_cli([*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, f"hydra.run.dir={run_dir}"],
-                       cwd=tmp_path)
+        proc = run_cli(
+            [*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, f"hydra.run.dir={run_dir}"], cwd=tmp_path
+        )
         assert_one_line_error(proc, "trainer.val_check_interval")
         assert (earlier / "results.json").read_text() == "{}"
         assert tiny_corpus.is_file() and tmp_path.is_dir()
@@ -111,8 +112,11 @@ def evil_checkpoint(tmp_path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(
     ("module", "args"),
-    [("seqlab.generate", ["ckpt_path=EVIL"]), ("seqlab.predict", ["ckpt_path=EVIL", "text=great film"]),
-     ("seqlab", [*TINY, "resume=EVIL"])],
+    [
+        ("seqlab.generate", ["ckpt_path=EVIL"]),
+        ("seqlab.predict", ["ckpt_path=EVIL", "text=great film"]),
+        ("seqlab", [*TINY, "resume=EVIL"]),
+    ],
 )
 def test_a_crafted_checkpoint_is_refused_and_never_run(tmp_path, tiny_corpus, evil_checkpoint, module, args):
     evil, marker = evil_checkpoint
@@ -134,10 +138,17 @@ def test_read_checkpoint_refuses_a_truncated_file(tmp_path):
         read_checkpoint(path, "resume")
 
 
-# ---- the latest state -------------------------------------------------------------------------------------------------
+# ---- the latest state -----------------------------------------------------------------------------------------------
 def test_last_checkpoint_is_the_latest_state_even_when_the_metric_never_improves(tmp_path, tiny_corpus):
-    args = [*TINY, f"task.data.path={tiny_corpus}", "optimizer.lr=1e-30", "trainer.max_steps=12",
-            "trainer.val_check_interval=2", "task.sample.every_n_val=0", "hydra.run.dir=run"]
+    args = [
+        *TINY,
+        f"task.data.path={tiny_corpus}",
+        "optimizer.lr=1e-30",
+        "trainer.max_steps=12",
+        "trainer.val_check_interval=2",
+        "task.sample.every_n_val=0",
+        "hydra.run.dir=run",
+    ]
     proc = run_cli(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = tmp_path / "run"
@@ -235,12 +246,25 @@ def test_resume_latest_takes_only_a_run_of_the_same_config(tmp_path, tiny_corpus
 
 # ---- interruption ---------------------------------------------------------------------------------------------------
 def test_ctrl_c_saves_the_state_and_resuming_ends_where_an_uninterrupted_run_ends(tmp_path, tiny_corpus):
-    args = [*TINY, f"task.data.path={tiny_corpus}", "task.tbptt_steps=16", "trainer.max_steps=150",
-            "trainer.val_check_interval=5", "trainer.limit_val_batches=1", "task.sample.every_n_val=0"]
+    args = [
+        *TINY,
+        f"task.data.path={tiny_corpus}",
+        "task.tbptt_steps=16",
+        "trainer.max_steps=150",
+        "trainer.val_check_interval=5",
+        "trainer.limit_val_batches=1",
+        "task.sample.every_n_val=0",
+    ]
     assert run_cli([*args, "hydra.run.dir=whole"], cwd=tmp_path).returncode == 0
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args, "hydra.run.dir=cut"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqlab", *args, "hydra.run.dir=cut"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     first = tmp_path / "cut" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while not first.exists() and proc.poll() is None and time.time() < deadline:

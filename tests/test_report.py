@@ -13,8 +13,14 @@ from seqlab.report import build_table, direction, find_runs, main, plot_curves, 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def make_run(folder: Path, overrides: list[str], results: dict | None = None, error: str | None = None,
-             curve: list[tuple[int, float]] | None = None, num: int = 0) -> Path:
+def make_run(
+    folder: Path,
+    overrides: list[str],
+    results: dict | None = None,
+    error: str | None = None,
+    curve: list[tuple[int, float]] | None = None,
+    num: int = 0,
+) -> Path:
     """A run folder as seqlab writes it: .hydra/{overrides,hydra}.yaml, results.json or failed.json, csv/metrics.csv."""
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
@@ -33,8 +39,14 @@ def make_run(folder: Path, overrides: list[str], results: dict | None = None, er
 
 
 def results(val_loss: float | str, params: int, **extra) -> dict:
-    return {"val/loss": val_loss, "test/loss": 0.0 if isinstance(val_loss, str) else val_loss + 0.05,
-            "trainable_parameters": params, "tokens_per_second": 1000.0, "wall_seconds": 2.5, **extra}
+    return {
+        "val/loss": val_loss,
+        "test/loss": 0.0 if isinstance(val_loss, str) else val_loss + 0.05,
+        "trainable_parameters": params,
+        "tokens_per_second": 1000.0,
+        "wall_seconds": 2.5,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -45,8 +57,12 @@ def sweep(tmp_path) -> Path:
     make_run(root / "0_model=rnn", ["model=rnn", *common], results(2.5, 1000), curve=[(2, 3.0), (5, 2.5)], num=0)
     make_run(root / "1_model=lstm", ["model=lstm", *common], results(1.5, 4000), curve=[(2, 2.0), (5, 1.5)], num=1)
     make_run(root / "2_model=gru", ["model=gru", *common], results(2.0, 3000), curve=[(2, 2.2), (5, 2.0)], num=2)
-    make_run(root / "3_model=gru,model.bidirectional=true", ["model=gru", "model.bidirectional=true", *common],
-             error="model.bidirectional: a bidirectional model cannot be the causal language model", num=3)
+    make_run(
+        root / "3_model=gru,model.bidirectional=true",
+        ["model=gru", "model.bidirectional=true", *common],
+        error="model.bidirectional: a bidirectional model cannot be the causal language model",
+        num=3,
+    )
     make_run(root / "4_model=lstm,model.num_layers=3", ["model=lstm", "model.num_layers=3", *common], num=4)
     return root
 
@@ -64,8 +80,13 @@ def test_table_is_sorted_by_the_metric_with_failed_runs_last(sweep):
     header, rows = build_table(runs, "val/loss")
     assert header[:5] == ["run", "status", "model", "model.bidirectional", "model.num_layers"]
     assert "task.seq_len" not in header, "an override every run shares is not a column"
-    assert [r[0] for r in rows] == ["1_model=lstm", "2_model=gru", "0_model=rnn",
-                                    "3_model=gru,model.bidirectional=true", "4_model=lstm,model.num_layers=3"]
+    assert [r[0] for r in rows] == [
+        "1_model=lstm",
+        "2_model=gru",
+        "0_model=rnn",
+        "3_model=gru,model.bidirectional=true",
+        "4_model=lstm,model.num_layers=3",
+    ]
     col = header.index
     assert [r[col("params")] for r in rows[:3]] == [4000, 3000, 1000]
     assert rows[3][col("error")].startswith("model.bidirectional") and rows[3][col("val/loss")] is None
@@ -111,20 +132,36 @@ def test_columns_and_order_options(sweep, tmp_path, capsys):
     assert not (tmp_path / "report_curves.png").exists()
 
 
-@pytest.mark.parametrize("metric, expected", [("val/loss", "min"), ("test/bpc", "min"), ("val/ppl", "min"),
-                                              ("val/mse", "min"), ("val/mase", "min"), ("test/smape", "min"),
-                                              ("val/acc", "max"), ("val/f1", "max")])
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("val/loss", "min"),
+        ("test/bpc", "min"),
+        ("val/ppl", "min"),
+        ("val/mse", "min"),
+        ("val/mase", "min"),
+        ("test/smape", "min"),
+        ("val/acc", "max"),
+        ("val/f1", "max"),
+    ],
+)
 def test_direction_from_the_metric_name(metric, expected):
     assert direction(metric) == expected
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "PATH: missing"),
-    (["{sweep}", "sortt=val/loss"], "sortt: unknown argument (allowed: columns=, curve=, order=, out=, plot=, sort=)"),
-    (["{sweep}/nowhere"], "is not a folder"),
-    (["{sweep}", "sort=val/nope"], "sort: no run reports 'val/nope' (allowed: test/loss, val/loss)"),
-    (["{sweep}", "order=best"], "order: unknown order 'best' (allowed: auto, max, min)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "PATH: missing"),
+        (
+            ["{sweep}", "sortt=val/loss"],
+            "sortt: unknown argument (allowed: columns=, curve=, order=, out=, plot=, sort=)",
+        ),
+        (["{sweep}/nowhere"], "is not a folder"),
+        (["{sweep}", "sort=val/nope"], "sort: no run reports 'val/nope' (allowed: test/loss, val/loss)"),
+        (["{sweep}", "order=best"], "order: unknown order 'best' (allowed: auto, max, min)"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(sweep, capsys, args, message):
     with pytest.raises(SystemExit) as info:
         main([a.format(sweep=sweep) for a in args])

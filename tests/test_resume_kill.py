@@ -16,15 +16,28 @@ pytestmark = pytest.mark.slow
 
 
 def test_killed_run_resumes_to_the_same_val_loss(tmp_path, tiny_corpus):
-    args = [*TINY, f"task.data.path={tiny_corpus}", "task.tbptt_steps=16", "trainer.max_steps=400",
-            "trainer.val_check_interval=5", "trainer.limit_val_batches=1", "task.sample.every_n_val=0"]
+    args = [
+        *TINY,
+        f"task.data.path={tiny_corpus}",
+        "task.tbptt_steps=16",
+        "trainer.max_steps=400",
+        "trainer.val_check_interval=5",
+        "trainer.limit_val_batches=1",
+        "task.sample.every_n_val=0",
+    ]
     whole_dir, killed_dir = tmp_path / "whole", tmp_path / "killed"
     whole_dir.mkdir()
     killed_dir.mkdir()
     assert run_cli(args, cwd=whole_dir).returncode == 0
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=killed_dir, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqlab", *args],
+        cwd=killed_dir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 240
     last = None
     while time.time() < deadline and proc.poll() is None:

@@ -43,8 +43,17 @@ def _config(*extra, model="lstm"):
 
 
 def test_tokenize_drops_html_breaks_and_lowercases():
-    assert tokenize("Great film!<br /><br />Loved it, didn't I?") == \
-        ["great", "film", "!", "loved", "it", ",", "didn't", "i", "?"]
+    assert tokenize("Great film!<br /><br />Loved it, didn't I?") == [
+        "great",
+        "film",
+        "!",
+        "loved",
+        "it",
+        ",",
+        "didn't",
+        "i",
+        "?",
+    ]
     assert tokenize("Great<br/>Film", lowercase=False) == ["Great", "Film"]
 
 
@@ -57,9 +66,15 @@ def test_vocab_max_size_min_freq_and_unknowns():
 def test_vocabulary_is_built_on_the_training_split_only(tmp_path):
     train = [(f"common word{i}", "pos" if i % 2 else "neg") for i in range(40)]
     test = [(f"common testonly{i}", "neg") for i in range(6)]
-    cfg = _config("task.data.source=csv", f"task.data.path={_csv(tmp_path, train)}",
-                  f"task.data.test_path={_csv(tmp_path, test, 'test.csv')}", "task.data.text_column=review",
-                  "task.data.label_column=stars", "task.vocab.min_freq=1", "task.data.val_fraction=0.25")
+    cfg = _config(
+        "task.data.source=csv",
+        f"task.data.path={_csv(tmp_path, train)}",
+        f"task.data.test_path={_csv(tmp_path, test, 'test.csv')}",
+        "task.data.text_column=review",
+        "task.data.label_column=stars",
+        "task.vocab.min_freq=1",
+        "task.data.val_fraction=0.25",
+    )
     data = SentimentDataModule(task_config(cfg))
     vocab, classes = data.prepare()
     assert classes == ["neg", "pos"]
@@ -78,8 +93,14 @@ def test_string_labels_map_to_sorted_class_ids(tmp_path):
     rows = [(f"{names[i % 3].replace(' ', '')} text {i}", names[i % 3]) for i in range(30)]
     path = tmp_path / "r.tsv"
     path.write_text("".join(f"{y}\t{t}\n" for t, y in rows), encoding="utf-8")
-    cfg = _config("task.data.source=csv", f"task.data.path={path}", "task.data.header=false",
-                  "task.data.text_column=1", "task.data.label_column=0", "task.vocab.min_freq=1")
+    cfg = _config(
+        "task.data.source=csv",
+        f"task.data.path={path}",
+        "task.data.header=false",
+        "task.data.text_column=1",
+        "task.data.label_column=0",
+        "task.vocab.min_freq=1",
+    )
     data = SentimentDataModule(task_config(cfg))
     _, classes = data.prepare()
     assert classes == ["hate it", "love it", "meh"]
@@ -94,11 +115,18 @@ def _module(model, pooling, *extra):
     return SentimentModule(cfg, vocab, ["neg", "pos", "mixed"]).eval()
 
 
-@pytest.mark.parametrize("model,pooling,extra", [
-    ("lstm", "last", ["model.bidirectional=true", "model.num_layers=2"]),
-    ("lstm", "max", []), ("gru", "mean", ["model.bidirectional=true"]), ("gru", "attention", []),
-    ("rnn", "last", []), ("cnn", "last", []), ("bow", "last", ["model.weighting=count"]),
-])
+@pytest.mark.parametrize(
+    "model,pooling,extra",
+    [
+        ("lstm", "last", ["model.bidirectional=true", "model.num_layers=2"]),
+        ("lstm", "max", []),
+        ("gru", "mean", ["model.bidirectional=true"]),
+        ("gru", "attention", []),
+        ("rnn", "last", []),
+        ("cnn", "last", []),
+        ("bow", "last", ["model.weighting=count"]),
+    ],
+)
 def test_packing_excludes_padding(model, pooling, extra):
     torch.manual_seed(0)
     module = _module(model, pooling, *extra)
@@ -106,7 +134,7 @@ def test_packing_excludes_padding(model, pooling, extra):
     ids, lengths, _ = collate([(s, 0) for s in seqs])
     padded = torch.cat([ids, torch.full((3, 5), 0)], dim=1)  # five more padding steps
     garbage = padded.clone()
-    garbage[:, ids.size(1):] = 7  # padding positions holding real words must not matter either
+    garbage[:, ids.size(1) :] = 7  # padding positions holding real words must not matter either
     with torch.no_grad():
         ref = module(ids, lengths)
         alone = torch.cat([module(s.unsqueeze(0), torch.tensor([len(s)])) for s in seqs])
@@ -183,8 +211,11 @@ def test_bucket_sampler_groups_similar_lengths_and_covers_everything():
     evaluation = list(BucketBatchSampler(lengths, 10, shuffle=False))
     assert evaluation == list(BucketBatchSampler(lengths, 10, shuffle=False)), "the same order every pass"
     assert sorted(lengths[i] for b in evaluation for i in b) == sorted(lengths)
-    assert all(max(lengths[i] for i in b) <= min(lengths[i] for i in nxt) or max(lengths[i] for i in nxt)
-               <= min(lengths[i] for i in b) for b, nxt in zip(evaluation, evaluation[1:])), "batches of one length band"
+    assert all(
+        max(lengths[i] for i in b) <= min(lengths[i] for i in nxt)
+        or max(lengths[i] for i in nxt) <= min(lengths[i] for i in b)
+        for b, nxt in zip(evaluation, evaluation[1:])
+    ), "batches of one length band"
     first = [lengths[i] for b in evaluation[:5] for i in b]
     assert max(first) - min(first) > 50, "a prefix of the evaluation batches samples every length"
 
@@ -201,10 +232,15 @@ def test_bucket_sampler_shards_by_rank(n):
     assert sorted(i for shard in evaluation for b in shard for i in b) == list(range(n))  # each example once
 
 
-@pytest.mark.parametrize("override,key", [
-    ("task.pooling=sum", "task.pooling"), ("task.tbptt_steps=20", "task.tbptt_steps"),
-    ("task.data.source=xml", "task.data.source"), ("task.truncate=middle", "task.truncate"),
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("task.pooling=sum", "task.pooling"),
+        ("task.tbptt_steps=20", "task.tbptt_steps"),
+        ("task.data.source=xml", "task.data.source"),
+        ("task.truncate=middle", "task.truncate"),
+    ],
+)
 def test_bad_config_names_the_key(override, key):
     from seqlab.errors import ConfigError
 

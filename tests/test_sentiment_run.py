@@ -14,9 +14,19 @@ from seqlab.run import run
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant"]
 NEGATIVE = ["awful", "boring", "terrible", "hated", "dull"]
 FILLER = ["the", "film", "plot", "was", "actor", "a", "story", "and"]
-FAST = ["task=sentiment", "task.data.source=csv", "task.data.text_column=review", "task.data.label_column=verdict",
-        "task.batch_size=8", "task.embedding_dim=8", "task.vocab.min_freq=1", "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false", "logger=csv", "optimizer.lr=0.05"]
+FAST = [
+    "task=sentiment",
+    "task.data.source=csv",
+    "task.data.text_column=review",
+    "task.data.label_column=verdict",
+    "task.batch_size=8",
+    "task.embedding_dim=8",
+    "task.vocab.min_freq=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=csv",
+    "optimizer.lr=0.05",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -42,11 +52,20 @@ def _train(tmp_path, csv_path, *extra):
     return run(cfg, tmp_path / "run")
 
 
-@pytest.mark.parametrize("extra", [
-    ["model=bow", "trainer.max_epochs=8"],
-    ["model=gru", "model.hidden_size=8", "model.num_layers=1", "model.bidirectional=true", "task.pooling=max",
-     "trainer.max_epochs=8"],
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["model=bow", "trainer.max_epochs=8"],
+        [
+            "model=gru",
+            "model.hidden_size=8",
+            "model.num_layers=1",
+            "model.bidirectional=true",
+            "task.pooling=max",
+            "trainer.max_epochs=8",
+        ],
+    ],
+)
 def test_training_learns_and_predict_reads_the_checkpoint_alone(tmp_path, reviews_csv, extra):
     results = _train(tmp_path, reviews_csv, *extra)
     assert results["test/acc"] >= 0.85 and 0.0 <= results["test/f1_macro"] <= 1.0
@@ -65,8 +84,15 @@ def test_training_learns_and_predict_reads_the_checkpoint_alone(tmp_path, review
 def test_pretrained_embeddings_and_reload_without_the_vector_file(tmp_path, reviews_csv):
     vectors = tmp_path / "vec.txt"
     vectors.write_text("2 8\ngreat " + " ".join(["0.5"] * 8) + "\nawful " + " ".join(["-0.5"] * 8) + "\n")
-    _train(tmp_path, reviews_csv, "model=cnn", "model.channels=4", f"task.embeddings.path={vectors}",
-           "task.embeddings.freeze=true", "trainer.max_steps=3")
+    _train(
+        tmp_path,
+        reviews_csv,
+        "model=cnn",
+        "model.channels=4",
+        f"task.embeddings.path={vectors}",
+        "task.embeddings.freeze=true",
+        "trainer.max_steps=3",
+    )
     vectors.unlink()
     from seqlab.checkpoint import load_module
 
@@ -85,8 +111,19 @@ def test_cli_error_is_one_line_without_a_run_folder(tmp_path, reviews_csv):
 @pytest.mark.slow
 def test_ddp_on_cpu_shards_reviews_and_sums_the_confusion_matrix(tmp_path, reviews_csv):
     """hardware=ddp_cpu: Lightning's distributed sampler is off (the bucket sampler shards by rank itself)."""
-    proc = run_cli([*FAST, f"task.data.path={reviews_csv}", "model=gru", "model.hidden_size=8", "model.num_layers=1",
-                    "task.pooling=max", "trainer.max_epochs=8", "hardware=ddp_cpu"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            *FAST,
+            f"task.data.path={reviews_csv}",
+            "model=gru",
+            "model.hidden_size=8",
+            "model.num_layers=1",
+            "task.pooling=max",
+            "trainer.max_epochs=8",
+            "hardware=ddp_cpu",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = run_dirs(tmp_path)
     results = json.loads((run_dir / "results.json").read_text())

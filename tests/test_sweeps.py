@@ -26,8 +26,9 @@ from seqlab.errors import ConfigError
 from seqlab.sweep_summary import SUMMARY_JSON, SUMMARY_MD, SweepSummary, metric_direction, summarize
 
 # should job folders be named after their overrides (hydra.job.override_dirname), keep the fixed ones out
-SHORT_NAMES = "hydra.job.config.override_dirname.exclude_keys=[task.data.path," + \
-    ",".join(o.split("=")[0] for o in TINY) + "]"
+SHORT_NAMES = (
+    "hydra.job.config.override_dirname.exclude_keys=[task.data.path," + ",".join(o.split("=")[0] for o in TINY) + "]"
+)
 
 
 def write_corpus(path: Path) -> Path:
@@ -41,8 +42,10 @@ def grid(tmp_path_factory):
     """One small grid: rnn/gru x uni/bidirectional on charlm; the two bidirectional jobs are impossible."""
     root = tmp_path_factory.mktemp("grid")
     corpus = write_corpus(root / "corpus.txt")
-    proc = run_cli(["-m", "model=rnn,gru", "model.bidirectional=false,true", f"task.data.path={corpus}", *TINY,
-                    SHORT_NAMES], cwd=root)
+    proc = run_cli(
+        ["-m", "model=rnn,gru", "model.bidirectional=false,true", f"task.data.path={corpus}", *TINY, SHORT_NAMES],
+        cwd=root,
+    )
     return root, proc
 
 
@@ -168,12 +171,23 @@ def test_summary_direction_follows_the_sweeper_then_the_checkpoint_then_the_name
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("optuna") is None
-                    or importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
-                    reason="Optuna sweeper not installed (pip install -e .[optuna])")
+@pytest.mark.skipif(
+    importlib.util.find_spec("optuna") is None
+    or importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+    reason="Optuna sweeper not installed (pip install -e .[optuna])",
+)
 def test_optuna_search_minimizes_the_returned_metric(tmp_path, tiny_corpus):
-    proc = run_cli(["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", f"task.data.path={tiny_corpus}",
-                    *TINY, SHORT_NAMES], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "-m",
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=3",
+            f"task.data.path={tiny_corpus}",
+            *TINY,
+            SHORT_NAMES,
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep = sweep_folder(tmp_path, "optimization_results.yaml")  # the Optuna sweeper writes no multirun.yaml
     dirs = run_dirs(tmp_path)

@@ -12,8 +12,15 @@ from seqlab.data.synthetic import ADDING_BASELINE_MSE, adding_data, copy_data
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.seqdigits.data import load_image_folder
 
-SMALL = ["model.hidden_size=8", "model.num_layers=1", "task.batch_size=8", "trainer.max_steps=3",
-         "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=none"]
+SMALL = [
+    "model.hidden_size=8",
+    "model.num_layers=1",
+    "task.batch_size=8",
+    "trainer.max_steps=3",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=none",
+]
 SIZES = ["task.data.train_size=32", "task.data.val_size=8", "task.data.test_size=8"]
 
 
@@ -71,12 +78,15 @@ def test_image_folder(tmp_path):
         load_image_folder(str(tmp_path / "cat"), image_size=4)
 
 
-@pytest.mark.parametrize("overrides, key", [
-    (["task=adding", "task.tbptt_steps=101"], "task.tbptt_steps"),
-    (["task=copy", "task.delay=0"], "task.delay"),
-    (["task=seqdigits", "task.mode=columns"], "task.mode"),
-    (["task=seqdigits", "task.tbptt_steps=9"], "task.tbptt_steps"),
-])
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["task=adding", "task.tbptt_steps=101"], "task.tbptt_steps"),
+        (["task=copy", "task.delay=0"], "task.delay"),
+        (["task=seqdigits", "task.mode=columns"], "task.mode"),
+        (["task=seqdigits", "task.tbptt_steps=9"], "task.tbptt_steps"),
+    ],
+)
 def test_bad_config_names_the_key(overrides, key):
     with pytest.raises(ConfigError, match=key):
         validate(compose_config(overrides))
@@ -86,11 +96,24 @@ def test_bad_config_names_the_key(overrides, key):
 def test_short_run_reports_task_metric(tmp_path, task, metric):
     from seqlab.run import run
 
-    extra = {"copy": ["task.delay=4", "task.length=2", *SIZES], "adding": ["task.seq_len=10", *SIZES],
-             "seqdigits": ["trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]}[task]
-    cfg = compose_config([f"task={task}", "model=gru", "task.tbptt_steps=3", "trainer.val_check_interval=3",
-                          "trainer.limit_train_batches=3", *extra, *SMALL, "trainer.max_steps=-1",
-                          "trainer.max_epochs=1"])
+    extra = {
+        "copy": ["task.delay=4", "task.length=2", *SIZES],
+        "adding": ["task.seq_len=10", *SIZES],
+        "seqdigits": ["trainer.limit_val_batches=2", "trainer.limit_test_batches=2"],
+    }[task]
+    cfg = compose_config(
+        [
+            f"task={task}",
+            "model=gru",
+            "task.tbptt_steps=3",
+            "trainer.val_check_interval=3",
+            "trainer.limit_train_batches=3",
+            *extra,
+            *SMALL,
+            "trainer.max_steps=-1",
+            "trainer.max_epochs=1",
+        ]
+    )
     results = run(cfg, tmp_path)
     assert 0.0 <= results[metric] and results["optimizer_steps"] == (9 if task == "copy" else 3)
     assert metric.replace("val/", "test/") in results

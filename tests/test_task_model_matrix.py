@@ -14,10 +14,20 @@ from conftest import compose_config
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 
-TRAINER = ["trainer.max_steps=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-           "trainer.limit_test_batches=1", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false",
-           "trainer.enable_model_summary=false", "logger=none", "checkpoint.save_top_k=0", "checkpoint.save_last=false",
-           "model.hidden_size=8", "model.num_layers=1"]
+TRAINER = [
+    "trainer.max_steps=2",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.val_check_interval=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=none",
+    "checkpoint.save_top_k=0",
+    "checkpoint.save_last=false",
+    "model.hidden_size=8",
+    "model.num_layers=1",
+]
 
 
 def write_fixtures(root: Path) -> dict[str, Path]:
@@ -33,26 +43,66 @@ def write_fixtures(root: Path) -> dict[str, Path]:
 
 
 TASKS: dict[str, list[str]] = {
-    "charlm": ["task.batch_size=2", "task.seq_len=12", "task.embedding_dim=8", "task.sample.every_n_val=0",
-               "task.data.path=CORPUS"],
-    "copy": ["task.batch_size=4", "task.length=3", "task.delay=4", "task.data.train_size=16", "task.data.val_size=8",
-             "task.data.test_size=8"],
-    "adding": ["task.batch_size=4", "task.seq_len=10", "task.data.train_size=16", "task.data.val_size=8",
-               "task.data.test_size=8"],
+    "charlm": [
+        "task.batch_size=2",
+        "task.seq_len=12",
+        "task.embedding_dim=8",
+        "task.sample.every_n_val=0",
+        "task.data.path=CORPUS",
+    ],
+    "copy": [
+        "task.batch_size=4",
+        "task.length=3",
+        "task.delay=4",
+        "task.data.train_size=16",
+        "task.data.val_size=8",
+        "task.data.test_size=8",
+    ],
+    "adding": [
+        "task.batch_size=4",
+        "task.seq_len=10",
+        "task.data.train_size=16",
+        "task.data.val_size=8",
+        "task.data.test_size=8",
+    ],
     "seqdigits": ["task.batch_size=8"],
-    "sentiment": ["task.data.source=csv", "task.data.path=REVIEWS", "task.batch_size=8", "task.embedding_dim=8",
-                  "task.vocab.min_freq=1"],
-    "forecast": ["task.data.path=SERIES", "task.data.target=value", "task.input_len=8", "task.batch_size=8",
-                 "task.plot=false"],
+    "sentiment": [
+        "task.data.source=csv",
+        "task.data.path=REVIEWS",
+        "task.batch_size=8",
+        "task.embedding_dim=8",
+        "task.vocab.min_freq=1",
+    ],
+    "forecast": [
+        "task.data.path=SERIES",
+        "task.data.target=value",
+        "task.input_len=8",
+        "task.batch_size=8",
+        "task.plot=false",
+    ],
 }
 if importlib.util.find_spec("seqlab_parity") is not None:
-    TASKS["parity"] = ["task.seq_len=8", "task.batch_size=4", "task.train_size=16", "task.val_size=8",
-                       "task.test_size=8"]
+    TASKS["parity"] = [
+        "task.seq_len=8",
+        "task.batch_size=4",
+        "task.train_size=16",
+        "task.val_size=8",
+        "task.test_size=8",
+    ]
 MODELS = ["rnn", "lstm", "gru", "bow", "cnn"] + (["indrnn"] if importlib.util.find_spec("seqlab_indrnn") else [])
 
 # what the tasks declare (Needs) against what the models offer: per-step outputs, ids or embeddings
-REFUSED = {("charlm", "bow"), ("charlm", "cnn"), ("copy", "bow"), ("copy", "cnn"), ("adding", "bow"),
-           ("seqdigits", "bow"), ("forecast", "bow"), ("parity", "bow"), ("parity", "cnn")}
+REFUSED = {
+    ("charlm", "bow"),
+    ("charlm", "cnn"),
+    ("copy", "bow"),
+    ("copy", "cnn"),
+    ("adding", "bow"),
+    ("seqdigits", "bow"),
+    ("forecast", "bow"),
+    ("parity", "bow"),
+    ("parity", "cnn"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +113,12 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_every_pair_trains_or_is_refused_at_preflight(task, model, fixtures, tmp_path, one_thread):
-    overrides = [a.replace("CORPUS", str(fixtures["corpus"])).replace("REVIEWS", str(fixtures["reviews"]))
-                 .replace("SERIES", str(fixtures["series"])) for a in TASKS[task]]
+    overrides = [
+        a.replace("CORPUS", str(fixtures["corpus"]))
+        .replace("REVIEWS", str(fixtures["reviews"]))
+        .replace("SERIES", str(fixtures["series"]))
+        for a in TASKS[task]
+    ]
     if model in ("bow", "cnn"):
         overrides = [o for o in TRAINER if not o.startswith("model.")] + overrides
     else:

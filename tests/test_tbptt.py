@@ -13,8 +13,15 @@ from seqlab.models.base import detach_state
 from seqlab.training.tbptt import split_time
 
 # copy: delay 6 + 2 * length 2 = 10 steps per sequence
-SMALL = ["model.hidden_size=8", "model.num_layers=1", "task.batch_size=4", "task.data.train_size=8",
-         "task.data.val_size=4", "task.data.test_size=4", "optimizer.clip_grad_norm=null"]
+SMALL = [
+    "model.hidden_size=8",
+    "model.num_layers=1",
+    "task.batch_size=4",
+    "task.data.train_size=8",
+    "task.data.val_size=4",
+    "task.data.test_size=4",
+    "optimizer.clip_grad_norm=null",
+]
 COPY = ["task=copy", "task.delay=6", "task.length=2", "task.vocab=3", *SMALL]
 
 
@@ -24,9 +31,16 @@ def build(overrides: list[str]):
 
 
 def fit(module: pl.LightningModule, data: pl.LightningDataModule, batches: int = 2) -> pl.Trainer:
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=batches, limit_val_batches=0, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         accelerator="cpu")
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=batches,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     trainer.fit(module, datamodule=data)
     return trainer
 
@@ -61,9 +75,15 @@ def test_state_is_carried_detached_across_chunks(model):
     assert detach_state(None) is None
 
 
-@pytest.mark.parametrize("extra, steps_per_batch", [(["task.tbptt_steps=4"], 3), (["task.tbptt_steps=3"], 4),
-                                                    (["task.tbptt_steps=null"], 1),
-                                                    (["task.tbptt_steps=4", "task.tbptt_accumulate=true"], 1)])
+@pytest.mark.parametrize(
+    "extra, steps_per_batch",
+    [
+        (["task.tbptt_steps=4"], 3),
+        (["task.tbptt_steps=3"], 4),
+        (["task.tbptt_steps=null"], 1),
+        (["task.tbptt_steps=4", "task.tbptt_accumulate=true"], 1),
+    ],
+)
 def test_optimizer_and_schedule_step_per_chunk(extra, steps_per_batch):
     module, data = build([*COPY, "model=gru", "optimizer.schedule=linear", *extra])
     trainer = fit(module, data, batches=2)
@@ -80,8 +100,17 @@ def test_many_to_one_steps_once_per_batch():
 def _sgd_delta(overrides: list[str]) -> torch.Tensor:
     """Parameter change of one SGD(lr=1) step on the first batch: -gradient (after clipping)."""
     torch.manual_seed(0)
-    module, data = build([*COPY, "model=lstm", "optimizer=sgd", "optimizer.lr=1.0", "optimizer.momentum=0.0",
-                          "optimizer.weight_decay=0.0", *overrides])
+    module, data = build(
+        [
+            *COPY,
+            "model=lstm",
+            "optimizer=sgd",
+            "optimizer.lr=1.0",
+            "optimizer.momentum=0.0",
+            "optimizer.weight_decay=0.0",
+            *overrides,
+        ]
+    )
     before = torch.cat([p.detach().flatten().clone() for p in module.parameters()])
     torch.manual_seed(1)
     fit(module, data, batches=1)

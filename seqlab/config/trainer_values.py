@@ -43,16 +43,23 @@ def check_run_values(cfg: DictConfig) -> None:
             raise ConfigError(f"eval.{key}", f"must be an integer >= {low} or null, got {value!r}")
     _check_val_check_interval(trainer.get("val_check_interval"))
     if trainer.get("check_val_every_n_epoch") is None and isinstance(trainer.get("val_check_interval"), float):
-        raise ConfigError("trainer.val_check_interval", "a fraction of an epoch needs trainer.check_val_every_n_epoch "
-                          "set (it is null: validation counts batches across epochs); give a number of batches "
-                          "(an int) or a time DD:HH:MM:SS, or set trainer.check_val_every_n_epoch=1")
+        raise ConfigError(
+            "trainer.val_check_interval",
+            "a fraction of an epoch needs trainer.check_val_every_n_epoch "
+            "set (it is null: validation counts batches across epochs); give a number of batches "
+            "(an int) or a time DD:HH:MM:SS, or set trainer.check_val_every_n_epoch=1",
+        )
     _check_max_time(trainer.get("max_time"))
     schedule = cfg.optimizer.get("schedule", "constant")
     unbounded_epochs = trainer.get("max_epochs") is None or trainer.get("max_epochs") == -1
     if schedule != "constant" and (trainer.get("max_steps") or -1) <= 0 and unbounded_epochs:
-        raise ConfigError("optimizer.schedule", f"'{schedule}' spreads over the run's length, but neither "
-                          "trainer.max_steps nor trainer.max_epochs bounds it; set one, or use schedule=constant "
-                          "(e.g. with trainer.max_time)", allowed=["constant"])
+        raise ConfigError(
+            "optimizer.schedule",
+            f"'{schedule}' spreads over the run's length, but neither "
+            "trainer.max_steps nor trainer.max_epochs bounds it; set one, or use schedule=constant "
+            "(e.g. with trainer.max_time)",
+            allowed=["constant"],
+        )
     defaults = trainer_defaults()
     for key, value in trainer.items():
         default = defaults.get(str(key))

@@ -41,11 +41,15 @@ def _check_trainer(cfg: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}", "not a Trainer argument seqlab passes on", allowed=sorted(allowed))
     # seqlab optimizes manually (TBPTT), where Lightning refuses these two
     if cfg.trainer.get("gradient_clip_val") is not None:
-        raise ConfigError("trainer.gradient_clip_val", "not used by seqlab: set optimizer.clip_grad_norm "
-                          "or optimizer.clip_grad_value instead", allowed=["null"])
+        raise ConfigError(
+            "trainer.gradient_clip_val",
+            "not used by seqlab: set optimizer.clip_grad_norm or optimizer.clip_grad_value instead",
+            allowed=["null"],
+        )
     if (cfg.trainer.get("accumulate_grad_batches") or 1) != 1:
-        raise ConfigError("trainer.accumulate_grad_batches", "not supported under TBPTT's manual optimization",
-                          allowed=[1])
+        raise ConfigError(
+            "trainer.accumulate_grad_batches", "not supported under TBPTT's manual optimization", allowed=[1]
+        )
 
 
 def _check_optimizer(cfg: DictConfig) -> None:

@@ -57,8 +57,9 @@ def download(remote: Remote, target: Path, timeout: float = 20.0) -> Path:
             os.unlink(tmp)
 
 
-def locate(relative: str, explicit: str | os.PathLike | None = None, remote: Remote | None = None,
-           key: str = "task.data.path") -> Path:
+def locate(
+    relative: str, explicit: str | os.PathLike | None = None, remote: Remote | None = None, key: str = "task.data.path"
+) -> Path:
     """The file to read; raises DataError with one clear line when it is missing or empty."""
     if explicit:
         path = Path(explicit).expanduser()

@@ -36,9 +36,9 @@ def copy_data(n: int, length: int, delay: int, vocab: int, seed: int) -> tuple[t
     y = torch.zeros(n, total, dtype=torch.long)
     x[:, :length] = symbols
     x[:, length + delay - 1] = vocab + 1
-    y[:, delay + length:] = symbols
+    y[:, delay + length :] = symbols
     mask = torch.zeros(n, total, dtype=torch.bool)
-    mask[:, delay + length:] = True
+    mask[:, delay + length :] = True
     return x, y, mask
 
 

@@ -53,8 +53,9 @@ class BagOfWords(SequenceModel):
             raise ConfigError("model.weighting", f"unknown weighting '{config.weighting}'", allowed=WEIGHTINGS)
         self.output_size = input_size
 
-    def forward(self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, State]:
+    def forward(
+        self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
         if x.dim() != 2 or x.dtype != torch.long:
             raise ValueError("BagOfWords reads token ids of shape (batch, time), dtype long")
         valid = _mask(lengths, x.size(0), x.size(1), x.device)
@@ -87,13 +88,15 @@ class ConvEncoder(SequenceModel):
         if config.channels < 1:
             raise ConfigError("model.channels", f"must be >= 1, got {config.channels}")
         if not config.kernel_sizes or min(config.kernel_sizes) < 1:
-            raise ConfigError("model.kernel_sizes", f"must be a non-empty list of widths >= 1, got "
-                              f"{list(config.kernel_sizes)}")
+            raise ConfigError(
+                "model.kernel_sizes", f"must be a non-empty list of widths >= 1, got {list(config.kernel_sizes)}"
+            )
         self.convs = nn.ModuleList(nn.Conv1d(input_size, config.channels, k) for k in config.kernel_sizes)
         self.output_size = config.channels * len(config.kernel_sizes)
 
-    def forward(self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, State]:
+    def forward(
+        self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
         batch, steps, _ = x.shape
         valid = _mask(lengths, batch, steps, x.device)
         n = valid.sum(1)

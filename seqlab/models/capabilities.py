@@ -24,8 +24,11 @@ class Capabilities:
     def of(cls, model_cls: type, config: Any = None) -> Capabilities:
         bidirectional = bool(getattr(config, "bidirectional", False) if config is not None else False)
         pooled = bool(getattr(model_cls, "pooled", False))
-        return cls(per_step=not pooled, causal=not pooled and not bidirectional,
-                   input_kind=str(getattr(model_cls, "input_kind", "embeddings")))
+        return cls(
+            per_step=not pooled,
+            causal=not pooled and not bidirectional,
+            input_kind=str(getattr(model_cls, "input_kind", "embeddings")),
+        )
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ def use_compiled(option: object, kernel_mode: str | None, variant: str = "standa
         return False
     problem = kernel_problem(kernel_mode)
     if problem is not None:
-        warnings.warn(f"model.compile={option}: compiled {kernel_mode} cells unusable ({problem}); running eagerly",
-                      stacklevel=2)
+        warnings.warn(
+            f"model.compile={option}: compiled {kernel_mode} cells unusable ({problem}); running eagerly", stacklevel=2
+        )
         return False
     return True

@@ -381,7 +381,12 @@ class GRULayer(torch.autograd.Function):
 
 
 def run_layer(
-    mode: str, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None, mask: Tensor | None,
+    mode: str,
+    gi: Tensor,
+    state: tuple[Tensor, ...],
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    mask: Tensor | None,
     reverse: bool,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Time-major ``gi`` ``(T, B, G*H)`` -> ``(out (T, B, H), final state)``; ``mode`` in rnn_tanh, rnn_relu,

@@ -204,8 +204,11 @@ class CellStack(nn.Module):
             try:
                 return cell_kernels.run_layer(self.kernel_mode, gi, state, p["w_hh"], p["b_hh"], mask, reverse)
             except Exception as exc:  # never crash on the compiled path: warn once, then stay eager
-                warnings.warn(f"compiled {self.kernel_mode} cells failed ({type(exc).__name__}: {exc}); "
-                              "running the eager cells from now on", stacklevel=2)
+                warnings.warn(
+                    f"compiled {self.kernel_mode} cells failed ({type(exc).__name__}: {exc}); "
+                    "running the eager cells from now on",
+                    stacklevel=2,
+                )
                 self.compiled = False
         return run_layer_eager(self.step, gi, state, p, mask, reverse)
 

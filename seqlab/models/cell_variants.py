@@ -52,12 +52,12 @@ def layernorm_lstm_step(gi: Tensor, state: StateTuple, p: Params) -> StateTuple:
 def peephole_lstm_step(gi: Tensor, state: StateTuple, p: Params) -> StateTuple:
     """Peephole LSTM (gate order i, f, g, o; ``w_c = [w_ci, w_cf, w_co]`` is ``weight_ch``, shape ``(3H,)``)::
 
-        i = sigmoid(W_ii x + b_ii + W_hi h + b_hi + w_ci * c)
-        f = sigmoid(W_if x + b_if + W_hf h + b_hf + w_cf * c)
-        g = tanh(W_ig x + b_ig + W_hg h + b_hg)
-        c' = f * c + i * g
-        o = sigmoid(W_io x + b_io + W_ho h + b_ho + w_co * c')
-        h' = o * tanh(c')
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi + w_ci * c)
+    f = sigmoid(W_if x + b_if + W_hf h + b_hf + w_cf * c)
+    g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+    c' = f * c + i * g
+    o = sigmoid(W_io x + b_io + W_ho h + b_ho + w_co * c')
+    h' = o * tanh(c')
     """
     h, c = state
     gates = gi + F.linear(h, p["w_hh"], p["b_hh"])

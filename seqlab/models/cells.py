@@ -49,12 +49,12 @@ def rnn_relu_step(gi: Tensor, state: StateTuple, p: Params) -> StateTuple:
 def lstm_step(gi: Tensor, state: StateTuple, p: Params) -> StateTuple:
     """LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 1999), gate order i, f, g, o::
 
-        i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)      input gate
-        f = sigmoid(W_if x + b_if + W_hf h + b_hf)      forget gate
-        g = tanh(W_ig x + b_ig + W_hg h + b_hg)         candidate cell
-        o = sigmoid(W_io x + b_io + W_ho h + b_ho)      output gate
-        c' = f * c + i * g
-        h' = o * tanh(c')
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)      input gate
+    f = sigmoid(W_if x + b_if + W_hf h + b_hf)      forget gate
+    g = tanh(W_ig x + b_ig + W_hg h + b_hg)         candidate cell
+    o = sigmoid(W_io x + b_io + W_ho h + b_ho)      output gate
+    c' = f * c + i * g
+    h' = o * tanh(c')
     """
     h, c = state
     gates = gi + F.linear(h, p["w_hh"], p["b_hh"])

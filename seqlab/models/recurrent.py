@@ -111,18 +111,31 @@ def build_core(cell: str, input_size: int, config: RecurrentConfig) -> nn.Module
     nonlinearity = config.nonlinearity if cell == "rnn" else "tanh"
     if config.impl == "cells":
         stack = CellStack(
-            cell, input_size, config.hidden_size, config.num_layers, bidirectional=config.bidirectional,
-            dropout=dropout, nonlinearity=nonlinearity, variant=config.variant, residual=config.residual,
+            cell,
+            input_size,
+            config.hidden_size,
+            config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=dropout,
+            nonlinearity=nonlinearity,
+            variant=config.variant,
+            residual=config.residual,
         )
         stack.compiled = use_compiled(config.compile, stack.kernel_mode, config.variant)
         return stack
     if normalize_compile(config.compile) == "true":
-        warnings.warn("model.compile=true applies to model.impl=cells only; the fused module is used as is",
-                      stacklevel=3)
+        warnings.warn(
+            "model.compile=true applies to model.impl=cells only; the fused module is used as is", stacklevel=3
+        )
     if config.residual and config.num_layers > 1:
         return ResidualFusedStack(
-            cell, input_size, config.hidden_size, config.num_layers, bidirectional=config.bidirectional,
-            dropout=dropout, nonlinearity=nonlinearity,
+            cell,
+            input_size,
+            config.hidden_size,
+            config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=dropout,
+            nonlinearity=nonlinearity,
         )
     kwargs = dict(
         input_size=input_size,

@@ -46,8 +46,9 @@ def run_segmented(module: nn.RNNBase, x: Tensor, hx: State | None, lengths: Tens
         raise ValueError("run_segmented needs a batch_first module without proj_size")
     lengths = lengths.detach().to("cpu", torch.long)
     if lengths.numel() != x.size(0) or int(lengths.min()) < 1 or int(lengths.max()) > x.size(1):
-        raise ValueError(f"lengths must be in [1, {x.size(1)}] for each of the {x.size(0)} rows, "
-                         f"got {lengths.tolist()}")
+        raise ValueError(
+            f"lengths must be in [1, {x.size(1)}] for each of the {x.size(0)} rows, got {lengths.tolist()}"
+        )
     is_lstm = isinstance(module, nn.LSTM)
     batch, total = x.size(0), x.size(1)
     hidden, dirs = module.hidden_size, 2 if module.bidirectional else 1

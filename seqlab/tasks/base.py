@@ -78,8 +78,11 @@ def check_model_serves(task_cls: type[Task], cfg: DictConfig) -> None:
                 serving.append(name)
         except Exception:  # a broken plugin is reported elsewhere; it serves nothing
             continue
-    raise ConfigError("model", f"'{cfg.model.name}' cannot serve task '{task_cls.name}' (needs {needs.describe()}; "
-                      f"it lacks {missing})", allowed=serving)
+    raise ConfigError(
+        "model",
+        f"'{cfg.model.name}' cannot serve task '{task_cls.name}' (needs {needs.describe()}; it lacks {missing})",
+        allowed=serving,
+    )
 
 
 def check_tbptt_applies(cfg: DictConfig) -> None:
@@ -88,9 +91,16 @@ def check_tbptt_applies(cfg: DictConfig) -> None:
     if cfg.task.get("tbptt_steps") is None:
         return
     if cfg.model.get("bidirectional", False):
-        raise ConfigError("task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model (its backward "
-                          "pass would see one chunk only); use null (full BPTT) or model.bidirectional=false",
-                          allowed=["null"])
+        raise ConfigError(
+            "task.tbptt_steps",
+            "truncated BPTT means nothing for a bidirectional model (its backward "
+            "pass would see one chunk only); use null (full BPTT) or model.bidirectional=false",
+            allowed=["null"],
+        )
     if getattr(registry.get_model(cfg.model.name), "pooled", False):
-        raise ConfigError("task.tbptt_steps", f"model '{cfg.model.name}' summarizes the whole sequence and carries no "
-                          "state, so truncated BPTT cannot work; use null", allowed=["null"])
+        raise ConfigError(
+            "task.tbptt_steps",
+            f"model '{cfg.model.name}' summarizes the whole sequence and carries no "
+            "state, so truncated BPTT cannot work; use null",
+            allowed=["null"],
+        )

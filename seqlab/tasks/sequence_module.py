@@ -31,10 +31,23 @@ OBJECTIVES = ("regression", "classification", "per_step")
 class SequenceModule(TBPTTModule):
     """``input_size`` features per step, ``output_size`` outputs (1 for regression, classes otherwise)."""
 
-    def __init__(self, config: DictConfig | dict, input_size: int, output_size: int, objective: str,
-                 one_hot: int | None = None, seq_len: int | None = None) -> None:
-        super().__init__(config, input_size=input_size, output_size=output_size, objective=objective,
-                         one_hot=one_hot, seq_len=seq_len)
+    def __init__(
+        self,
+        config: DictConfig | dict,
+        input_size: int,
+        output_size: int,
+        objective: str,
+        one_hot: int | None = None,
+        seq_len: int | None = None,
+    ) -> None:
+        super().__init__(
+            config,
+            input_size=input_size,
+            output_size=output_size,
+            objective=objective,
+            one_hot=one_hot,
+            seq_len=seq_len,
+        )
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         self.objective = objective

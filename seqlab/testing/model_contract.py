@@ -93,8 +93,9 @@ class ModelContract:
         path = option_file("model", self.model_name)
         assert path is not None, f"no YAML file provides model={self.model_name}"
         comments = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
-        assert any(f"model={self.model_name}" in line for line in comments), \
+        assert any(f"model={self.model_name}" in line for line in comments), (
             f"{path} needs a comment line showing how to invoke it (python -m seqlab model={self.model_name} ...)"
+        )
 
     def test_is_a_sequence_model_with_a_config_dataclass(self) -> None:
         cls = registry.get_model(self.model_name)
@@ -192,8 +193,11 @@ class ModelContract:
         model = self.build().train()
         out, _ = model(self.inputs())
         out.pow(2).mean().backward()
-        missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not
-                   torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0)]
+        missing = [
+            n
+            for n, p in model.named_parameters()
+            if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0)
+        ]
         assert not missing, f"no (finite, non-zero) gradient for {missing}"
 
     # ---- direction -------------------------------------------------------------------------------------------
@@ -212,8 +216,11 @@ class ModelContract:
         x = self.inputs()
         y = x.clone()
         y[:, self.seq_len // 2 :] = self.inputs(seed=9)[:, self.seq_len // 2 :]
-        self.assert_close(model(y)[0][:, : self.seq_len // 2], model(x)[0][:, : self.seq_len // 2],
-                          "outputs before step t must not depend on inputs after t")
+        self.assert_close(
+            model(y)[0][:, : self.seq_len // 2],
+            model(x)[0][:, : self.seq_len // 2],
+            "outputs before step t must not depend on inputs after t",
+        )
 
     def test_bidirectional_flag_is_honest(self) -> None:
         extra = self.bidirectional_extra()

@@ -31,9 +31,17 @@ from seqlab.tasks.base import Task
 from seqlab.testing.compose import compose_run_config, option_file
 
 TRAINER = [
-    "trainer.max_steps=4", "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2", "trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1", "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false", "trainer.log_every_n_steps=1", "logger=csv",
+    "trainer.max_steps=4",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.val_check_interval=1.0",
+    "trainer.check_val_every_n_epoch=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.log_every_n_steps=1",
+    "logger=csv",
 ]
 
 
@@ -52,8 +60,15 @@ class TaskContract:
         return []
 
     def run_overrides(self, tmp_path: Path, extra: Sequence[str] = ()) -> list[str]:
-        return [f"task={self.task_name}", f"model={self.model_name}", *self.model_overrides,
-                *self.trainer_overrides, *self.overrides, *self.data_overrides(tmp_path), *extra]
+        return [
+            f"task={self.task_name}",
+            f"model={self.model_name}",
+            *self.model_overrides,
+            *self.trainer_overrides,
+            *self.overrides,
+            *self.data_overrides(tmp_path),
+            *extra,
+        ]
 
     def run_config(self, tmp_path: Path, extra: Sequence[str] = ()) -> DictConfig:
         return compose_run_config(self.run_overrides(tmp_path, extra))
@@ -69,8 +84,9 @@ class TaskContract:
         path = option_file("task", self.task_name)
         assert path is not None, f"no YAML file provides task={self.task_name}"
         comments = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
-        assert any(f"task={self.task_name}" in line for line in comments), \
+        assert any(f"task={self.task_name}" in line for line in comments), (
             f"{path} needs a comment line showing how to invoke it (python -m seqlab task={self.task_name} ...)"
+        )
 
     def test_config_composes_and_validates(self, tmp_path: Path) -> None:
         cfg = self.run_config(tmp_path)
@@ -127,7 +143,8 @@ class TaskContract:
         run_dir = tmp_path / "cli_run"
         env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
         args = [*self.run_overrides(tmp_path), f"hydra.run.dir={run_dir}"]
-        proc = subprocess.run([sys.executable, "-m", "seqlab", *args], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=600, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "seqlab", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         self.check_results(run_dir)

@@ -25,9 +25,15 @@ def job_command(local_rank: int) -> tuple[Sequence[str], str]:
     from hydra.core.hydra_config import HydraConfig
 
     hc = HydraConfig.get()
-    command = [sys.executable, "-m", "seqlab", *hc.overrides.task,
-               f"hydra.run.dir={hc.runtime.output_dir}", f"hydra.job.name=ddp_rank_{local_rank}",
-               "hydra.output_subdir=null"]
+    command = [
+        sys.executable,
+        "-m",
+        "seqlab",
+        *hc.overrides.task,
+        f"hydra.run.dir={hc.runtime.output_dir}",
+        f"hydra.job.name=ddp_rank_{local_rank}",
+        "hydra.output_subdir=null",
+    ]
     return command, hc.runtime.cwd
 
 

@@ -35,8 +35,11 @@ class ExactResume(pl.Callback):
         if hasattr(dataset, "skip_batches"):
             dataset.skip_batches = self.batches_done
         elif self.batches_done:
-            log.warning("resuming mid-epoch: this task's data cannot skip the %d batches already seen this epoch; "
-                        "the resumed run will not match an uninterrupted one exactly", self.batches_done)
+            log.warning(
+                "resuming mid-epoch: this task's data cannot skip the %d batches already seen this epoch; "
+                "the resumed run will not match an uninterrupted one exactly",
+                self.batches_done,
+            )
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # a fresh epoch (also right after resuming from an end-of-epoch checkpoint): nothing to skip or carry
@@ -47,8 +50,9 @@ class ExactResume(pl.Callback):
         if self._pending is not None:
             self._pending["train_state"] = None
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self._pending is None:
             return
         pending, self._pending = self._pending, None
@@ -59,12 +63,14 @@ class ExactResume(pl.Callback):
         np.random.set_state((name, keys.numpy(), pos, has_gauss, cached))
         random.setstate(pending["python_rng"])
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         self.batches_done += 1
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         checkpoint[KEY] = {
             "batches_done": self.batches_done,
             "train_state": getattr(pl_module, "_train_state", None),
@@ -73,8 +79,9 @@ class ExactResume(pl.Callback):
             "python_rng": random.getstate(),
         }
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         self._pending = checkpoint.get(KEY)
 
 

@@ -121,8 +121,14 @@ def record_grad_flow(module: pl.LightningModule, batch: Any, step: int = 0) -> G
         for name, p in params.items():
             p.grad = saved[name]
     last = f"l{max(layer for layer, _ in seen)}"
-    return GradFlow(step=step, loss=loss, time_norms=layer_time_norms[last], param_norms=param_norms,
-                    layer_norms=group_norms(param_norms), layer_time_norms=layer_time_norms)
+    return GradFlow(
+        step=step,
+        loss=loss,
+        time_norms=layer_time_norms[last],
+        param_norms=param_norms,
+        layer_norms=group_norms(param_norms),
+        layer_time_norms=layer_time_norms,
+    )
 
 
 def _encoder_stepper(encoder: nn.Module, seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
@@ -142,8 +148,7 @@ def _encoder_stepper(encoder: nn.Module, seen: dict[tuple[int, int], list[tuple[
     return stepwise
 
 
-def _layer_stepper(encoder: nn.Module, rnn: nn.RNNBase,
-                   seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
+def _layer_stepper(encoder: nn.Module, rnn: nn.RNNBase, seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
     """A stand-in for ``encoder.forward`` of a fused multi-layer module stepping every layer separately, as the
     module computes it (dropout between layers); keeps (out_t^l, h_t^l) for every layer l."""
     is_lstm = isinstance(rnn, nn.LSTM)
@@ -191,8 +196,9 @@ def _first_rows(batch: Any, n: int) -> Any:
 class GradFlowCallback(pl.Callback):
     """Records gradient flow every ``every_n_steps`` optimizer steps and reports exploding gradients."""
 
-    def __init__(self, run_dir: str, every_n_steps: int = 100, explode_threshold: float = 1000.0,
-                 max_batch_size: int = 64) -> None:
+    def __init__(
+        self, run_dir: str, every_n_steps: int = 100, explode_threshold: float = 1000.0, max_batch_size: int = 64
+    ) -> None:
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         self.out_dir = Path(run_dir) / "grad_flow"
@@ -209,13 +215,15 @@ class GradFlowCallback(pl.Callback):
         pl_module.explode_threshold = self.explode_threshold
         self._next_step = trainer.global_step
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self._batch is None:
             self._batch = _first_rows(batch, self.max_batch_size)
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         for step, name, norm in getattr(pl_module, "grad_alerts", []):
             self.report(step, name, norm)
         if hasattr(pl_module, "grad_alerts"):
@@ -228,8 +236,9 @@ class GradFlowCallback(pl.Callback):
         """Warn once per (step, layer) about a non-finite or huge gradient norm."""
         kind = "non-finite" if not math.isfinite(norm) else "exploding"
         self.alerts.append((step, name, norm))
-        log.warning("%s gradient at step %d in %s: norm %g (threshold %g)", kind, step, name, norm,
-                    self.explode_threshold)
+        log.warning(
+            "%s gradient at step %d in %s: norm %g (threshold %g)", kind, step, name, norm, self.explode_threshold
+        )
 
     def measure(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> GradFlow:
         flow = record_grad_flow(pl_module, self._batch, trainer.global_step)

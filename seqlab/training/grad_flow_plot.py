@@ -28,8 +28,13 @@ def plot_history(history: list[Any], path: Path, title: str = "") -> Path:
     cmap = plt.get_cmap("viridis")
     for i, flow in enumerate(history):
         shade = cmap(i / max(1, len(history) - 1))
-        left.plot(range(len(flow.time_norms)), _positive(flow.time_norms), color=shade, lw=1.2,
-                  label=f"step {flow.step}" if i in (0, len(history) - 1) else None)
+        left.plot(
+            range(len(flow.time_norms)),
+            _positive(flow.time_norms),
+            color=shade,
+            lw=1.2,
+            label=f"step {flow.step}" if i in (0, len(history) - 1) else None,
+        )
     left.set_yscale("log")
     left.set_xlabel("time step t")
     left.set_ylabel("||dL/dh_t|| (last layer)")
@@ -69,8 +74,7 @@ def plot_curves(curves: dict[str, list[float]], path: Path, title: str, normaliz
         style = "-" if prefix in seen_prefix else "--"
         seen_prefix.add(prefix)
         scale = norms[-1] if normalize and norms[-1] > 0 else 1.0
-        ax.plot(range(len(norms)), _positive([v / scale for v in norms]), label=label, lw=1.5, color=color,
-                ls=style)
+        ax.plot(range(len(norms)), _positive([v / scale for v in norms]), label=label, lw=1.5, color=color, ls=style)
     ax.set_yscale("log")
     ax.set_xlabel("time step t")
     ax.set_ylabel("||dL/dh_t|| / ||dL/dh_T||" if normalize else "||dL/dh_t||")

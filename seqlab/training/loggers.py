@@ -65,10 +65,16 @@ def build_wandb(cfg: DictConfig, run_dir: Path, run_id: str | None = None) -> Lo
     mode = wandb_mode(node.get("mode", "auto"))
     os.environ.setdefault("WANDB_SILENT", "true")
     kwargs: dict[str, Any] = dict(
-        project=node.project, entity=node.get("entity"), group=node.get("group") or sweep_group(),
+        project=node.project,
+        entity=node.get("entity"),
+        group=node.get("group") or sweep_group(),
         tags=list(node.get("tags", [])),
-        save_dir=str(run_dir), log_model=node.get("log_model", False), mode=mode, id=run_id,
-        resume="allow" if run_id else None, settings=wandb.Settings(init_timeout=60, silent=True),
+        save_dir=str(run_dir),
+        log_model=node.get("log_model", False),
+        mode=mode,
+        id=run_id,
+        resume="allow" if run_id else None,
+        settings=wandb.Settings(init_timeout=60, silent=True),
         config=OmegaConf.to_container(cfg, resolve=True),
         name=f"{cfg.task.name}-{cfg.model.name}-{run_dir.name}",
     )

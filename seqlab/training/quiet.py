@@ -19,9 +19,14 @@ WARNINGS = (
     r"It is recommended to use `self\.log\('(val|test)/(loss|bpc|ppl)', \.\.\., sync_dist=True\)`",
 )
 # info lines of Lightning's rank-zero logger that advertise or narrate internals
-LOG_LINES = ("💡 Tip:", "Loading `train_dataloader` to estimate number of stepping batches",
-             # accelerators this machine does not have ("GPU available: True, used: False" still shows)
-             "GPU available: False", "TPU available: False", "HPU available: False")
+LOG_LINES = (
+    "💡 Tip:",
+    "Loading `train_dataloader` to estimate number of stepping batches",
+    # accelerators this machine does not have ("GPU available: True, used: False" still shows)
+    "GPU available: False",
+    "TPU available: False",
+    "HPU available: False",
+)
 LIGHTNING_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero")
 
 

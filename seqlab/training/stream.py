@@ -19,8 +19,15 @@ from seqlab.errors import DataError
 class StreamBatches(IterableDataset):
     """Yields ``(inputs, targets)`` of shape ``(batch_size, <=seq_len)`` in stream order (never shuffled)."""
 
-    def __init__(self, tokens: torch.Tensor, batch_size: int, seq_len: int, rank: int = 0, world_size: int = 1,
-                 name: str = "stream") -> None:
+    def __init__(
+        self,
+        tokens: torch.Tensor,
+        batch_size: int,
+        seq_len: int,
+        rank: int = 0,
+        world_size: int = 1,
+        name: str = "stream",
+    ) -> None:
         super().__init__()
         usable = (len(tokens) - 1) // world_size
         shard = tokens[rank * usable : rank * usable + usable + 1]

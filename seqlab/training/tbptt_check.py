@@ -18,5 +18,6 @@ def check_positive(task: Any, *keys: str) -> None:
 def check_tbptt(tbptt_steps: int | None, seq_len: int, length_name: str = "the sequence length") -> None:
     """``task.tbptt_steps`` is null (full BPTT) or in [1, seq_len]; ``length_name`` says where seq_len comes from."""
     if tbptt_steps is not None and not 1 <= tbptt_steps <= seq_len:
-        raise ConfigError("task.tbptt_steps", f"must be in [1, {seq_len}] ({length_name}) or null "
-                          f"(full BPTT), got {tbptt_steps}")
+        raise ConfigError(
+            "task.tbptt_steps", f"must be in [1, {seq_len}] ({length_name}) or null (full BPTT), got {tbptt_steps}"
+        )

@@ -20,8 +20,13 @@ from seqlab.training.threads import ThreadShare
 from seqlab.training.throughput import ThroughputMeter
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | None = None,
-                  resumed_from: str | None = None, overrides: dict | None = None) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig,
+    run_dir: Path,
+    extra_callbacks: list[pl.Callback] | None = None,
+    resumed_from: str | None = None,
+    overrides: dict | None = None,
+) -> pl.Trainer:
     """A Trainer writing checkpoints to ``run_dir/checkpoints`` (best by ``checkpoint.monitor`` and last);
     ``overrides`` are Trainer arguments the task fixes (they win over ``cfg.trainer``)."""
     ck = cfg.checkpoint
@@ -35,9 +40,14 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callb
         auto_insert_metric_name=False,
     )
     latest = [LastCheckpoint(run_dir / "checkpoints")] if ck.save_last else []  # after ExactResume: it counts first
-    callbacks: list[pl.Callback] = [checkpoint, ThroughputMeter(), ExactResume(), *latest,
-                                    *configured_callbacks(cfg, run_dir),
-                                    *(extra_callbacks or [])]
+    callbacks: list[pl.Callback] = [
+        checkpoint,
+        ThroughputMeter(),
+        ExactResume(),
+        *latest,
+        *configured_callbacks(cfg, run_dir),
+        *(extra_callbacks or []),
+    ]
     kwargs = {**OmegaConf.to_container(cfg.trainer, resolve=True), **(overrides or {})}
     # the bar on a terminal, log lines elsewhere (seqlab/training/progress.py); cores shared among runs (threads.py)
     progress, kwargs["enable_progress_bar"] = progress_callbacks(cfg, kwargs.get("enable_progress_bar") is not False)

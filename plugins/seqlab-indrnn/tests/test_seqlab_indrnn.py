@@ -45,8 +45,9 @@ def test_recurrent_weight_is_a_vector_and_names_follow_torch_rnn():
     names = dict(model.named_parameters())
     assert names["weight_hh_l1_reverse"].shape == (4,)
     assert names["weight_ih_l1"].shape == (4, 8)  # layer 1 reads both directions of layer 0
-    assert set(names) == {f"{k}_l{layer}{s}" for k in ("weight_ih", "bias_ih", "weight_hh")
-                          for layer in (0, 1) for s in ("", "_reverse")}
+    assert set(names) == {
+        f"{k}_l{layer}{s}" for k in ("weight_ih", "bias_ih", "weight_hh") for layer in (0, 1) for s in ("", "_reverse")
+    }
 
 
 def test_recurrent_max_clips_u():
@@ -67,8 +68,9 @@ def test_reverse_padded_reverses_only_valid_steps():
     assert out[:, :, 0].tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]
 
 
-@pytest.mark.parametrize("key,value", [("hidden_size", 0), ("nonlinearity", "gelu"), ("recurrent_max", -1.0),
-                                       ("dropout", 1.5)])
+@pytest.mark.parametrize(
+    "key,value", [("hidden_size", 0), ("nonlinearity", "gelu"), ("recurrent_max", -1.0), ("dropout", 1.5)]
+)
 def test_bad_config_names_the_key(key, value):
     with pytest.raises(ConfigError, match=f"model.{key}"):
         IndRNN(3, IndRNNConfig(**{key: value}))

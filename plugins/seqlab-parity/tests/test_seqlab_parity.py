@@ -53,9 +53,14 @@ def test_final_target_allows_bidirectional_but_not_with_tbptt():
         validate(_cfg("model.bidirectional=true"))
 
 
-@pytest.mark.parametrize("override,key", [("task.target=middle", "task.target"),
-                                          ("task.tbptt_steps=9", "task.tbptt_steps"),
-                                          ("task.seq_len=0", "task.seq_len")])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("task.target=middle", "task.target"),
+        ("task.tbptt_steps=9", "task.tbptt_steps"),
+        ("task.seq_len=0", "task.seq_len"),
+    ],
+)
 def test_bad_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
         validate(_cfg(override))

@@ -26,6 +26,7 @@ class AddingConfig:
 
 class AddingTask(Task):
     """Many-to-one regression; ``val/mse`` against 1/6 ~ 0.167 for always answering 1.0."""
+
     needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
     name = "adding"
@@ -46,7 +47,8 @@ class AddingTask(Task):
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
         task = task_config(cfg)
         d = task.data
-        splits = seeded_splits(lambda n, seed: adding_data(n, task.seq_len, seed), d.seed,
-                               (d.train_size, d.val_size, d.test_size))
+        splits = seeded_splits(
+            lambda n, seed: adding_data(n, task.seq_len, seed), d.seed, (d.train_size, d.val_size, d.test_size)
+        )
         module = SequenceModule(cfg, input_size=2, output_size=1, objective="regression", seq_len=task.seq_len)
         return module, TensorDataModule(splits, task.batch_size)

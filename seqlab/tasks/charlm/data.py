@@ -65,8 +65,10 @@ def check_split_sizes(splits: tuple[slice, slice, slice], batch_size: int, sourc
     """Fail before training when a split is too short to make one batch of ``batch_size`` streams (a stream
     needs at least two steps after its first token), with the advice that fits: a longer text, a larger fraction,
     or a smaller batch."""
-    sizes = [(split.stop - split.start, name, key) for split, name, key in
-             zip(splits, ("train", "val", "test"), ("", "val_fraction", "test_fraction"))]
+    sizes = [
+        (split.stop - split.start, name, key)
+        for split, name, key in zip(splits, ("train", "val", "test"), ("", "val_fraction", "test_fraction"))
+    ]
     # first what no batch size can fix, then the batch size
     for tokens, name, key in sorted(sizes, key=lambda s: (s[0] - 1) // 2 >= 1):
         most = (tokens - 1) // 2  # the largest batch_size this split can serve
@@ -74,8 +76,10 @@ def check_split_sizes(splits: tuple[slice, slice, slice], batch_size: int, sourc
             continue
         larger = f" or a larger task.data.{key}" if key else ""
         advice = f"use a longer text{larger}" if most < 1 else f"use task.batch_size <= {most}, a longer text{larger}"
-        raise DataError(f"task.data.path: {source}: the {name} split has {tokens} characters, too few for "
-                        f"task.batch_size={batch_size}; {advice}")
+        raise DataError(
+            f"task.data.path: {source}: the {name} split has {tokens} characters, too few for "
+            f"task.batch_size={batch_size}; {advice}"
+        )
 
 
 class CharDataModule(pl.LightningDataModule):

@@ -63,8 +63,9 @@ class CharLMModule(TBPTTModule):
         if self._val_count % every == 0:
             sample = self.cfg.task.sample
             text = self.generate(sample.prompt, sample.length, sample.temperature, seed=self._val_count)
-            self.print(f"\n----- sample (step {self.global_step}, temperature {sample.temperature}) -----\n"
-                       f"{text}\n-----")
+            self.print(
+                f"\n----- sample (step {self.global_step}, temperature {sample.temperature}) -----\n{text}\n-----"
+            )
             self._samples.append([self.global_step, sample.temperature, text])
             for logger in self.loggers:
                 if hasattr(logger, "log_text"):  # W&B: every sample so far, as one table

@@ -43,8 +43,17 @@ class CopyTask(Task):
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
         task = task_config(cfg)
         d = task.data
-        splits = seeded_splits(lambda n, seed: copy_data(n, task.length, task.delay, task.vocab, seed), d.seed,
-                               (d.train_size, d.val_size, d.test_size))
-        module = SequenceModule(cfg, input_size=task.vocab + 2, output_size=task.vocab + 1, objective="per_step",
-                                one_hot=task.vocab + 2, seq_len=task.delay + 2 * task.length)
+        splits = seeded_splits(
+            lambda n, seed: copy_data(n, task.length, task.delay, task.vocab, seed),
+            d.seed,
+            (d.train_size, d.val_size, d.test_size),
+        )
+        module = SequenceModule(
+            cfg,
+            input_size=task.vocab + 2,
+            output_size=task.vocab + 1,
+            objective="per_step",
+            one_hot=task.vocab + 2,
+            seq_len=task.delay + 2 * task.length,
+        )
         return module, TensorDataModule(splits, task.batch_size)

@@ -81,17 +81,36 @@ class ForecastDataModule(pl.LightningDataModule):
         for name in SPLITS:
             origins = window_origins(bounds[name], task.input_len, task.horizon, observed)
             if len(origins) == 0:
-                raise ConfigError("task.input_len", f"the {name} split ({sizes[SPLITS.index(name)]} rows) has no "
-                                  f"window of input_len={task.input_len} + horizon={task.horizon}; lower them or "
-                                  "change task.data.val_fraction/test_fraction")
+                raise ConfigError(
+                    "task.input_len",
+                    f"the {name} split ({sizes[SPLITS.index(name)]} rows) has no "
+                    f"window of input_len={task.input_len} + horizon={task.horizon}; lower them or "
+                    "change task.data.val_fraction/test_fraction",
+                )
             if name != "train" and origins[0] < m:
-                raise ConfigError("task.seasonality", f"{m} is longer than the history before the {name} split "
-                                  f"({int(origins[0])} rows)")
+                raise ConfigError(
+                    "task.seasonality",
+                    f"{m} is longer than the history before the {name} split ({int(origins[0])} rows)",
+                )
             teacher = name == "train" and task.mode == "autoregressive"
-            self.datasets[name] = WindowDataset(z, filled[:, 0], observed, origins, task.input_len, task.horizon,
-                                                m, teacher_forced=teacher, relative=task.level == "window")
-        self.info = Prepared(columns=series.columns, mean=scaler.mean.tolist(), std=scaler.std.tolist(),
-                             mase_scale=naive_scale(series.values[: bounds["train"][1], 0]), seasonality=m)
+            self.datasets[name] = WindowDataset(
+                z,
+                filled[:, 0],
+                observed,
+                origins,
+                task.input_len,
+                task.horizon,
+                m,
+                teacher_forced=teacher,
+                relative=task.level == "window",
+            )
+        self.info = Prepared(
+            columns=series.columns,
+            mean=scaler.mean.tolist(),
+            std=scaler.std.tolist(),
+            mase_scale=naive_scale(series.values[: bounds["train"][1], 0]),
+            seasonality=m,
+        )
         return self.info
 
     def times_of(self, rows: np.ndarray) -> np.ndarray:

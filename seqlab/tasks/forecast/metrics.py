@@ -47,8 +47,9 @@ class ErrorSums:
         return {"mae": mae, "rmse": math.sqrt(self.sq_sum / self.count), "mase": mae / scale}
 
 
-def forecast_errors(forecast: torch.Tensor, actual: torch.Tensor, scale: float,
-                    mask: torch.Tensor | None = None) -> dict[str, float]:
+def forecast_errors(
+    forecast: torch.Tensor, actual: torch.Tensor, scale: float, mask: torch.Tensor | None = None
+) -> dict[str, float]:
     """MAE, RMSE, MASE of one set of forecasts (all targets scored unless ``mask`` says otherwise)."""
     sums = ErrorSums()
     sums.add(forecast, actual, torch.ones_like(actual, dtype=torch.bool) if mask is None else mask)

@@ -120,11 +120,20 @@ class ForecastModule(TBPTTModule):
         for name, values in (("model", forecast), ("naive", batch["naive"]), ("snaive", batch["snaive"])):
             self._errors.setdefault(name, ErrorSums()).add(values, batch["actual"], batch["mask"])
         if stage == "test":
-            self._records.append({"origins": batch["origin"], "forecast": forecast, "actual": batch["actual"],
-                                  "naive": batch["naive"], "snaive": batch["snaive"], "observed": batch["mask"]})
+            self._records.append(
+                {
+                    "origins": batch["origin"],
+                    "forecast": forecast,
+                    "actual": batch["actual"],
+                    "naive": batch["naive"],
+                    "snaive": batch["snaive"],
+                    "observed": batch["mask"],
+                }
+            )
         x = batch["x"]
-        return StepResult(loss=loss if loss is not None else torch.zeros(()), count=count,
-                          tokens=x.shape[0] * x.shape[1])
+        return StepResult(
+            loss=loss if loss is not None else torch.zeros(()), count=count, tokens=x.shape[0] * x.shape[1]
+        )
 
     def _eval_start(self) -> None:
         super()._eval_start()
@@ -151,8 +160,11 @@ class ForecastModule(TBPTTModule):
 
     def _test_forecasts(self) -> dict[str, np.ndarray] | None:
         """Every test window's arrays, from all ranks, sorted by origin (None when there are none)."""
-        local = ({k: torch.cat([r[k] for r in self._records]).detach().cpu().numpy() for k in self._records[0]}
-                 if self._records else None)
+        local = (
+            {k: torch.cat([r[k] for r in self._records]).detach().cpu().numpy() for k in self._records[0]}
+            if self._records
+            else None
+        )
         parts = [local]
         if self.trainer.world_size > 1 and torch.distributed.is_initialized():
             parts = [None] * self.trainer.world_size
@@ -172,8 +184,10 @@ class ForecastModule(TBPTTModule):
         times_of = dm.times_of if hasattr(dm, "times_of") else (lambda rows: np.asarray(rows))
         task, model = self.cfg.task, self.cfg.model
         target = self.hparams["data"]["columns"][0]
-        title = (f"{task.data.get('path') or task.data.get('series')}: {target}, test range; {model.name}, input_len="
-                 f"{task.input_len}, horizon={task.horizon}, {task.mode}")
+        title = (
+            f"{task.data.get('path') or task.data.get('series')}: {target}, test range; {model.name}, input_len="
+            f"{task.input_len}, horizon={task.horizon}, {task.mode}"
+        )
         png = save_plot(run_dir / "forecast_test.png", f, times_of, title)
         save_table(run_dir / "forecast_test.csv", f, times_of)
         log.info("forecast plot: %s", png)

@@ -49,8 +49,13 @@ def save_plot(path: Path, f: TestForecasts, times_of, title: str) -> Path:
     ax.plot(times_of(rows), actual, color="black", lw=1.8, label="actual")
     ax.plot(times_of(f.origins), f.forecast[:, 0], color="tab:blue", lw=1.5, label="model (lead 1)")
     if horizon > 1:
-        ax.plot(times_of(f.origins + horizon - 1), f.forecast[:, -1], color="tab:purple", lw=1.2,
-                label=f"model (lead {horizon})")
+        ax.plot(
+            times_of(f.origins + horizon - 1),
+            f.forecast[:, -1],
+            color="tab:purple",
+            lw=1.2,
+            label=f"model (lead {horizon})",
+        )
     ax.plot(times_of(f.origins), f.naive[:, 0], color="tab:gray", lw=1, ls="--", label="naive (lead 1)")
     ax.plot(times_of(f.origins), f.snaive[:, 0], color="tab:orange", lw=1, ls=":", label="seasonal naive (lead 1)")
     ax.set_title(title)
@@ -71,6 +76,15 @@ def save_table(path: Path, f: TestForecasts, times_of) -> Path:
         out.writerow(["time", "lead", "actual", "forecast", "naive", "seasonal_naive", "observed"])
         for i, origin in enumerate(f.origins):
             for k in range(f.forecast.shape[1]):
-                out.writerow([times_of(np.array([origin + k]))[0], k + 1, f.actual[i, k], f.forecast[i, k],
-                              f.naive[i, k], f.snaive[i, k], int(f.observed[i, k])])
+                out.writerow(
+                    [
+                        times_of(np.array([origin + k]))[0],
+                        k + 1,
+                        f.actual[i, k],
+                        f.forecast[i, k],
+                        f.naive[i, k],
+                        f.snaive[i, k],
+                        int(f.observed[i, k]),
+                    ]
+                )
     return path

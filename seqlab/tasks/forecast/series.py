@@ -96,8 +96,11 @@ def choose_columns(data, header: list[str], default_target: str | None) -> tuple
     target = data.target or default_target
     if target is None:
         raise ConfigError("task.data.target", "name the column to forecast", allowed=header[1:])
-    for key, name in (("task.data.time_column", time_col), ("task.data.target", target),
-                      *(("task.data.exogenous", e) for e in data.exogenous)):
+    for key, name in (
+        ("task.data.time_column", time_col),
+        ("task.data.target", target),
+        *(("task.data.exogenous", e) for e in data.exogenous),
+    ):
         if name not in header:
             raise ConfigError(key, f"no column '{name}' in the CSV", allowed=header)
     if target == time_col or time_col in data.exogenous or target in data.exogenous:
@@ -212,8 +215,10 @@ def fill_missing(series: Series, sizes: tuple[int, int, int], rule: str) -> np.n
         return forward_fill(series.values)
     if rule == "interpolate":
         bounds = np.cumsum((0, *sizes))
-        parts = [interpolate_segment(series.times[a:b], series.values[a:b], name)
-                 for a, b, name in zip(bounds[:-1], bounds[1:], ("train", "val", "test"))]
+        parts = [
+            interpolate_segment(series.times[a:b], series.values[a:b], name)
+            for a, b, name in zip(bounds[:-1], bounds[1:], ("train", "val", "test"))
+        ]
         return np.concatenate(parts)
     raise ConfigError("task.data.missing", f"unknown rule '{rule}'", allowed=MISSING_RULES)
 

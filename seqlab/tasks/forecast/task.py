@@ -77,15 +77,23 @@ class ForecastTask(Task):
         bidirectional = bool(cfg.model.get("bidirectional", False))
         if task.mode == "autoregressive":
             if bidirectional:
-                raise ConfigError("model.bidirectional", "autoregressive forecasting is trained step by step and "
-                                  "cannot read the future", allowed=[False])
+                raise ConfigError(
+                    "model.bidirectional",
+                    "autoregressive forecasting is trained step by step and cannot read the future",
+                    allowed=[False],
+                )
             if task.data.exogenous and task.horizon > 1:
-                raise ConfigError("task.mode", "an autoregressive rollout would need future values of the "
-                                  "exogenous columns; use direct mode", allowed=["direct"])
+                raise ConfigError(
+                    "task.mode",
+                    "an autoregressive rollout would need future values of the exogenous columns; use direct mode",
+                    allowed=["direct"],
+                )
         limit = task.input_len + (task.horizon - 1 if task.mode == "autoregressive" else 0)
         if task.tbptt_steps is not None and not 1 <= task.tbptt_steps <= limit:  # bidirectional: Task.check
-            raise ConfigError("task.tbptt_steps", f"must be in [1, {limit}] or null (full BPTT over each "
-                              f"window), got {task.tbptt_steps}")
+            raise ConfigError(
+                "task.tbptt_steps",
+                f"must be in [1, {limit}] or null (full BPTT over each window), got {task.tbptt_steps}",
+            )
         path, default_target, _ = resolve_source(task.data)  # the columns exist (header only: cheap)
         choose_columns(task.data, read_header(path), default_target)
 

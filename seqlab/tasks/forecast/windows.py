@@ -37,7 +37,7 @@ def window_origins(bounds: tuple[int, int], input_len: int, horizon: int, observ
     start, end = bounds
     first = max(start, input_len)
     origins = np.arange(first, end - horizon + 1)
-    keep = [observed[t:t + horizon].any() for t in origins]
+    keep = [observed[t : t + horizon].any() for t in origins]
     return origins[np.array(keep, dtype=bool)] if len(origins) else origins
 
 
@@ -49,9 +49,18 @@ class WindowDataset(Dataset):
     (H,) in original units. Autoregressive training items have ``x`` (L + H - 1, F) and per-step ``y``/``mask``.
     """
 
-    def __init__(self, z: np.ndarray, filled_target: np.ndarray, observed: np.ndarray, origins: np.ndarray,
-                 input_len: int, horizon: int, seasonality: int, teacher_forced: bool = False,
-                 relative: bool = False) -> None:
+    def __init__(
+        self,
+        z: np.ndarray,
+        filled_target: np.ndarray,
+        observed: np.ndarray,
+        origins: np.ndarray,
+        input_len: int,
+        horizon: int,
+        seasonality: int,
+        teacher_forced: bool = False,
+        relative: bool = False,
+    ) -> None:
         self.z = torch.as_tensor(z, dtype=torch.float32)
         self.target = torch.as_tensor(filled_target, dtype=torch.float32)
         self.observed = torch.as_tensor(observed, dtype=torch.bool)
@@ -67,15 +76,20 @@ class WindowDataset(Dataset):
         t, L, H = int(self.origins[i]), self.input_len, self.horizon
         level = self.z[t - 1, 0] if self.relative else torch.zeros(())
         if self.teacher_forced:
-            return {"x": self._shift(self.z[t - L:t + H - 1], level), "y": self.z[t - L + 1:t + H, 0] - level,
-                    "mask": self.observed[t - L + 1:t + H], "origin": torch.tensor(t), "level": level}
+            return {
+                "x": self._shift(self.z[t - L : t + H - 1], level),
+                "y": self.z[t - L + 1 : t + H, 0] - level,
+                "mask": self.observed[t - L + 1 : t + H],
+                "origin": torch.tensor(t),
+                "level": level,
+            }
         return {
-            "x": self._shift(self.z[t - L:t], level),
-            "y": self.z[t:t + H, 0] - level,
+            "x": self._shift(self.z[t - L : t], level),
+            "y": self.z[t : t + H, 0] - level,
             "level": level,
-            "mask": self.observed[t:t + H],
+            "mask": self.observed[t : t + H],
             "origin": torch.tensor(t),
-            "actual": self.target[t:t + H],
+            "actual": self.target[t : t + H],
             "naive": torch.as_tensor(naive_forecast(self._filled, t, H), dtype=torch.float32),
             "snaive": torch.as_tensor(seasonal_naive_forecast(self._filled, t, H, self.m), dtype=torch.float32),
         }

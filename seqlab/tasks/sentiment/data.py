@@ -64,14 +64,18 @@ def read_table(path: Path, text_column: str, label_column: str, delimiter: str |
             try:
                 ti, li = int(text_column), int(label_column)
             except ValueError:
-                raise ConfigError("task.data.text_column", "without a header, columns are 0-based numbers "
-                                  f"(got '{text_column}', '{label_column}')") from None
+                raise ConfigError(
+                    "task.data.text_column",
+                    f"without a header, columns are 0-based numbers (got '{text_column}', '{label_column}')",
+                ) from None
         for number, row in enumerate(reader, start=2 if header else 1):
             if not row:
                 continue
             if len(row) <= max(ti, li):
-                raise DataError(f"{path}: line {number} has {len(row)} fields, expected more than {max(ti, li)} "
-                                f"(delimiter {delimiter!r})")
+                raise DataError(
+                    f"{path}: line {number} has {len(row)} fields, expected more than {max(ti, li)} "
+                    f"(delimiter {delimiter!r})"
+                )
             label = row[li].strip()
             if not label:
                 raise DataError(f"task.data.path: {path}: line {number} has an empty label (column {label_column!r})")
@@ -101,8 +105,10 @@ def read_source(data) -> tuple[Rows, Rows | None]:
     if data.source == "imdb":
         train = locate("imdb/train.csv.gz", explicit=data.path, key="task.data.path")
         test = locate("imdb/test.csv.gz", explicit=data.test_path, key="task.data.test_path")
-        return (_polarity(read_table(train, "text", "label", ",", True)),
-                _polarity(read_table(test, "text", "label", ",", True)))
+        return (
+            _polarity(read_table(train, "text", "label", ",", True)),
+            _polarity(read_table(test, "text", "label", ",", True)),
+        )
     if data.source == "uci":
         if data.path:
             files = [locate("", explicit=data.path, key="task.data.path")]
@@ -114,8 +120,11 @@ def read_source(data) -> tuple[Rows, Rows | None]:
             raise ConfigError("task.data.path", "source=csv needs the path of a CSV/TSV file")
         args = (data.text_column, data.label_column, data.delimiter, data.header)
         train = read_table(locate("", explicit=data.path, key="task.data.path"), *args)
-        test = read_table(locate("", explicit=data.test_path, key="task.data.test_path"), *args) \
-            if data.test_path else None
+        test = (
+            read_table(locate("", explicit=data.test_path, key="task.data.test_path"), *args)
+            if data.test_path
+            else None
+        )
         return train, test
     raise ConfigError("task.data.source", f"unknown source '{data.source}'", allowed=SOURCES)
 
@@ -200,8 +209,16 @@ class BucketBatchSampler(Sampler[list[int]]):
     rank the same number of batches (DDP's gradient all-reduce needs it), dropping at most ``world - 1`` of the
     epoch's shuffled batches; evaluation keeps every batch, so the ranks together see each example exactly once."""
 
-    def __init__(self, lengths: list[int], batch_size: int, bucket: int = 50, shuffle: bool = True,
-                 seed: int = 0, rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        bucket: int = 50,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         self.lengths, self.batch_size, self.bucket, self.shuffle = lengths, batch_size, max(1, bucket), shuffle
         self.seed, self.epoch, self.rank, self.world = seed, 0, rank, world
 
@@ -263,16 +280,20 @@ class SentimentDataModule(pl.LightningDataModule):
         train, val = split_rows(train, data.val_fraction, seed, "task.data.val_fraction")
         self.classes = label_classes([label for _, label in train])
         if len(self.classes) < 2:
-            raise DataError(f"task.data.label_column: training rows have {len(self.classes)} distinct label(s); "
-                            "a classifier needs at least 2")
+            raise DataError(
+                f"task.data.label_column: training rows have {len(self.classes)} distinct label(s); "
+                "a classifier needs at least 2"
+            )
         index = {c: i for i, c in enumerate(self.classes)}
         for name, rows in (("validation", val), ("test", test)):
             unseen = sorted({label for _, label in rows} - set(index))
             if unseen:
                 raise DataError(f"task.data: {name} rows have labels never seen in train: {unseen[:5]}")
         lower = self.cfg.lowercase
-        tokens = {name: [tokenize(text, lower) for text, _ in rows]
-                  for name, rows in (("train", train), ("val", val), ("test", test))}
+        tokens = {
+            name: [tokenize(text, lower) for text, _ in rows]
+            for name, rows in (("train", train), ("val", val), ("test", test))
+        }
         self.vocab = Vocab.build(tokens["train"], self.cfg.vocab.max_size, self.cfg.vocab.min_freq)
         for name, rows in (("train", train), ("val", val), ("test", test)):
             ids = [encode_ids(t, self.vocab, self.cfg.max_len, self.cfg.truncate) for t in tokens[name]]
@@ -283,8 +304,15 @@ class SentimentDataModule(pl.LightningDataModule):
         self.prepare()
         rank, world = rank_and_world(self.trainer)
         split = self.splits[name]
-        sampler = BucketBatchSampler(split.lengths, self.cfg.batch_size, self.cfg.bucket_batches, shuffle,
-                                     seed=self.cfg.data.split_seed, rank=rank, world=world)
+        sampler = BucketBatchSampler(
+            split.lengths,
+            self.cfg.batch_size,
+            self.cfg.bucket_batches,
+            shuffle,
+            seed=self.cfg.data.split_seed,
+            rank=rank,
+            world=world,
+        )
         return DataLoader(split, batch_sampler=sampler, collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
@@ -295,4 +323,3 @@ class SentimentDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
-

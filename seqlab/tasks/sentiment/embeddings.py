@@ -34,8 +34,10 @@ def load_word2vec_text(path: str | Path, vocab: dict[str, int], weight: torch.Te
                 if len(parts) < 2:
                     continue
                 if len(parts) != dim + 1:
-                    raise DataError(f"task.embeddings.path: line {number} has {len(parts) - 1} values, expected "
-                                    f"{dim} (task.embedding_dim)")
+                    raise DataError(
+                        f"task.embeddings.path: line {number} has {len(parts) - 1} values, expected "
+                        f"{dim} (task.embedding_dim)"
+                    )
                 index = vocab.get(parts[0])
                 if index is not None and index != 0:
                     weight[index] = torch.tensor([float(v) for v in parts[1:]])

@@ -31,8 +31,7 @@ from seqlab.training.tbptt import StepResult, TBPTTModule
 class SentimentModule(TBPTTModule):
     """``vocab`` (list of tokens) and ``labels`` (class names) are saved in the checkpoint's hparams."""
 
-    def __init__(self, config: DictConfig | dict, vocab: list[str], labels: list[str],
-                 pretrained: bool = True) -> None:
+    def __init__(self, config: DictConfig | dict, vocab: list[str], labels: list[str], pretrained: bool = True) -> None:
         super().__init__(config, vocab=list(vocab), labels=list(labels))
         self.vocab, self.labels = Vocab(vocab), list(labels)
         task = self.cfg.task
@@ -48,8 +47,9 @@ class SentimentModule(TBPTTModule):
             self.encoder = build_model(self.cfg.model, task.embedding_dim)
         self.pre_pooled = bool(getattr(self.encoder, "pooled", False))
         size = self.encoder.output_size
-        self.pool = None if self.pre_pooled else Pooling(task.pooling, size, self.encoder.bidirectional,
-                                                         task.attention_size)
+        self.pool = (
+            None if self.pre_pooled else Pooling(task.pooling, size, self.encoder.bidirectional, task.attention_size)
+        )
         self.dropout = nn.Dropout(task.dropout)
         self.head = nn.Linear(size, len(self.labels))
         self._confusion: dict[str, torch.Tensor] = {}
@@ -110,8 +110,10 @@ class SentimentModule(TBPTTModule):
         task = self.cfg.task
         results: list[tuple[str, float]] = []
         for start in range(0, len(texts), batch_size):
-            items = [(encode_ids(tokenize(t, task.lowercase), self.vocab, task.max_len, task.truncate), 0)
-                     for t in texts[start : start + batch_size]]
+            items = [
+                (encode_ids(tokenize(t, task.lowercase), self.vocab, task.max_len, task.truncate), 0)
+                for t in texts[start : start + batch_size]
+            ]
             ids, lengths, _ = collate(items)
             probs = torch.softmax(self(ids.to(self.device), lengths), dim=-1)
             best = probs.max(dim=-1)

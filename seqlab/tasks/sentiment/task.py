@@ -81,8 +81,11 @@ class SentimentTask(Task):
         if task.truncate not in TRUNCATIONS:
             raise ConfigError("task.truncate", f"unknown truncation '{task.truncate}'", allowed=TRUNCATIONS)
         if task.tbptt_steps is not None:
-            raise ConfigError("task.tbptt_steps", "a review is classified from its whole packed sequence, so "
-                              "sentiment trains with full BPTT", allowed=[None])
+            raise ConfigError(
+                "task.tbptt_steps",
+                "a review is classified from its whole packed sequence, so sentiment trains with full BPTT",
+                allowed=[None],
+            )
         for key in ("max_len", "embedding_dim", "batch_size", "bucket_batches", "attention_size"):
             if getattr(task, key) < 1:
                 raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")

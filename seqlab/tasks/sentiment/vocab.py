@@ -32,8 +32,9 @@ class Vocab:
         counts: Counter[str] = Counter()
         for tokens in token_lists:
             counts.update(tokens)
-        words = sorted((w for w, c in counts.items() if c >= min_freq and w not in (PAD, UNK)),
-                       key=lambda w: (-counts[w], w))
+        words = sorted(
+            (w for w, c in counts.items() if c >= min_freq and w not in (PAD, UNK)), key=lambda w: (-counts[w], w)
+        )
         if max_size is not None:
             words = words[:max_size]
         return cls([PAD, UNK, *words])

@@ -67,7 +67,8 @@ def split_images(x: torch.Tensor, y: torch.Tensor, val_fraction: float, test_fra
     order = torch.randperm(len(y), generator=gen)
     n_val, n_test = int(len(y) * val_fraction), int(len(y) * test_fraction)
     if len(y) - n_val - n_test < 1 or n_val < 1 or n_test < 1:
-        raise DataError(f"task.data: {len(y)} images are too few for val_fraction={val_fraction}, "
-                        f"test_fraction={test_fraction}")
-    val, test, train = order[:n_val], order[n_val:n_val + n_test], order[n_val + n_test:]
+        raise DataError(
+            f"task.data: {len(y)} images are too few for val_fraction={val_fraction}, test_fraction={test_fraction}"
+        )
+    val, test, train = order[:n_val], order[n_val : n_val + n_test], order[n_val + n_test :]
     return Splits(train=(x[train], y[train]), val=(x[val], y[val]), test=(x[test], y[test]))

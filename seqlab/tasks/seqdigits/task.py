@@ -36,6 +36,7 @@ class SeqDigitsConfig:
 
 class SeqDigitsTask(Task):
     """Many-to-one classification of images read as sequences; ``val/acc``."""
+
     needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
     name = "seqdigits"
@@ -66,6 +67,7 @@ class SeqDigitsTask(Task):
             images, labels, classes = load_image_folder(d.path, d.image_size)
         x = as_sequences(images, task.mode)
         splits = split_images(x, labels, d.val_fraction, d.test_fraction, d.seed)
-        module = SequenceModule(cfg, input_size=x.size(-1), output_size=len(classes), objective="classification",
-                                seq_len=x.size(1))
+        module = SequenceModule(
+            cfg, input_size=x.size(-1), output_size=len(classes), objective="classification", seq_len=x.size(1)
+        )
         return module, TensorDataModule(splits, task.batch_size)

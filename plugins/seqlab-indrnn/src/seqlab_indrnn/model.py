@@ -70,8 +70,9 @@ class IndRNN(SequenceModel):
                 self.register_parameter(f"bias_ih_l{layer}{suffix}", b)
                 self.register_parameter(f"weight_hh_l{layer}{suffix}", u)
 
-    def _direction(self, wx: torch.Tensor, u: torch.Tensor, h: torch.Tensor,
-                   mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _direction(
+        self, wx: torch.Tensor, u: torch.Tensor, h: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run one direction over ``wx = W x + b`` (B, T, H) from ``h``; padded steps keep h and output 0."""
         outputs = []
         for t in range(wx.size(1)):

@@ -47,11 +47,13 @@ class ParityTask(Task):
                 raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
         if task.tbptt_steps is not None:
             if not 1 <= task.tbptt_steps <= task.seq_len:
-                raise ConfigError("task.tbptt_steps", f"must be in [1, task.seq_len={task.seq_len}] or null, "
-                                  f"got {task.tbptt_steps}")
+                raise ConfigError(
+                    "task.tbptt_steps", f"must be in [1, task.seq_len={task.seq_len}] or null, got {task.tbptt_steps}"
+                )
             if cfg.model.get("bidirectional", False):
-                raise ConfigError("task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model",
-                                  allowed=["null"])
+                raise ConfigError(
+                    "task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model", allowed=["null"]
+                )
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[ParityModule, ParityDataModule]:
