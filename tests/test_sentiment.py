@@ -8,19 +8,18 @@ import pytest
 import torch
 from conftest import SHARED_DATA, compose_config
 
+from seqlab.data.batching import BucketBatchSampler, collate_labelled, pad_sequences
+from seqlab.data.tokenize import tokenize
+from seqlab.data.vocab import GENERATE, Vocab
 from seqlab.models.baselines import BagOfWords, BagOfWordsConfig, ConvConfig, ConvEncoder
 from seqlab.tasks.sentiment.data import (
-    BucketBatchSampler,
     SentimentDataModule,
-    collate,
     label_classes,
     read_uci,
 )
 from seqlab.tasks.sentiment.metrics import accuracy, confusion_matrix, macro_f1, plot_confusion
 from seqlab.tasks.sentiment.module import SentimentModule
 from seqlab.tasks.sentiment.task import SentimentTask, task_config
-from seqlab.tasks.sentiment.tokenize import tokenize
-from seqlab.tasks.sentiment.vocab import Vocab
 
 WORDS = ["good", "bad", "film", "plot", "actor", "great", "awful", "the", "a", "!"]
 
@@ -131,7 +130,7 @@ def test_packing_excludes_padding(model, pooling, extra):
     torch.manual_seed(0)
     module = _module(model, pooling, *extra)
     seqs = [torch.tensor([2, 5, 7, 3]), torch.tensor([4, 2]), torch.tensor([6, 3, 8, 9, 2, 5, 4])]
-    ids, lengths, _ = collate([(s, 0) for s in seqs])
+    ids, lengths, _ = collate_labelled([(s, 0) for s in seqs])
     padded = torch.cat([ids, torch.full((3, 5), 0)], dim=1)  # five more padding steps
     garbage = padded.clone()
     garbage[:, ids.size(1) :] = 7  # padding positions holding real words must not matter either
@@ -253,3 +252,16 @@ def test_uci_files_read_as_polarity_labels():
     rows = read_uci(SHARED_DATA / "sentiment-labelled-sentences" / "yelp_labelled.txt")
     assert len(rows) == 1000 and {y for _, y in rows} == {"0", "1"}
     assert all("\t" not in t and t for t, _ in rows)
+
+
+def test_a_generating_vocabulary_has_bos_and_eos_after_pad_and_unk():
+    vocab = Vocab.build([["le", "chat", "le"], ["chat", "dort"]], specials=GENERATE)
+    assert vocab.itos[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"] and (vocab.bos_id, vocab.eos_id) == (2, 3)
+    assert vocab.decode(vocab.encode(["le", "chien"])) == ["le", "<unk>"]
+    with pytest.raises(KeyError, match="no <bos>"):
+        _ = Vocab.build([["a"]]).bos_id
+
+
+def test_pad_sequences_pads_to_the_longest_and_keeps_lengths():
+    ids, lengths = pad_sequences([torch.tensor([5, 6, 7]), torch.tensor([8])], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and lengths.tolist() == [3, 1]

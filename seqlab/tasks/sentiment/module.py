@@ -17,14 +17,15 @@ from omegaconf import DictConfig
 from torch import nn
 
 from seqlab import registry
+from seqlab.data.batching import collate_labelled
+from seqlab.data.tokenize import tokenize
+from seqlab.data.vocab import Vocab
 from seqlab.models.base import State
 from seqlab.tasks.base import build_model
-from seqlab.tasks.sentiment.data import collate, encode_ids
+from seqlab.tasks.sentiment.data import encode_ids
 from seqlab.tasks.sentiment.embeddings import load_word2vec_text
 from seqlab.tasks.sentiment.metrics import accuracy, confusion_matrix, macro_f1, plot_confusion
 from seqlab.tasks.sentiment.pooling import Pooling
-from seqlab.tasks.sentiment.tokenize import tokenize
-from seqlab.tasks.sentiment.vocab import Vocab
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
@@ -114,7 +115,7 @@ class SentimentModule(TBPTTModule):
                 (encode_ids(tokenize(t, task.lowercase), self.vocab, task.max_len, task.truncate), 0)
                 for t in texts[start : start + batch_size]
             ]
-            ids, lengths, _ = collate(items)
+            ids, lengths, _ = collate_labelled(items)
             probs = torch.softmax(self(ids.to(self.device), lengths), dim=-1)
             best = probs.max(dim=-1)
             results += [(self.labels[int(i)], float(p)) for p, i in zip(best.values, best.indices)]

@@ -1,4 +1,5 @@
-"""Word tokenization for reviews: HTML line breaks removed, optional lower-casing, words and punctuation split.
+"""Word tokenization (sentiment, and the word-level tasks to come): HTML line breaks removed, optional
+lower-casing, words and punctuation split.
 
 ``"Great film!<br /><br />Loved it."`` -> ``["great", "film", "!", "loved", "it", "."]``
 """
