@@ -17,6 +17,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from seqlab.models.base import map_state
+
 log = logging.getLogger(__name__)
 KEY = "seqlab_exact_resume"
 
@@ -57,7 +59,7 @@ class ExactResume(pl.Callback):
             return
         pending, self._pending = self._pending, None
         if hasattr(pl_module, "_train_state") and pending.get("train_state") is not None:
-            pl_module._train_state = _to_device(pending["train_state"], pl_module.device)
+            pl_module._train_state = map_state(pending["train_state"], lambda t: t.to(pl_module.device))
         torch.set_rng_state(pending["torch_rng"])
         name, keys, pos, has_gauss, cached = pending["numpy_rng"]
         np.random.set_state((name, keys.numpy(), pos, has_gauss, cached))
@@ -89,11 +91,3 @@ def _numpy_state() -> tuple:
     """NumPy's RNG state with its key array as a tensor (checkpoints load with ``weights_only=True``)."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return (name, torch.from_numpy(keys.copy()), int(pos), int(has_gauss), float(cached))
-
-
-def _to_device(state: Any, device: torch.device) -> Any:
-    if isinstance(state, torch.Tensor):
-        return state.to(device)
-    if isinstance(state, tuple | list):
-        return type(state)(_to_device(s, device) for s in state)
-    return state
