@@ -30,6 +30,7 @@ def render(infos: list[registry.PluginInfo]) -> str:
             status += ", BROKEN" if info.enabled else ""
         lines.append(f"{info.dist} {info.version} [{status}]")
         lines.append(f"  models:  {', '.join(info.models) or '-'}")
+        lines.append(f"  decoders: {', '.join(info.decoders) or '-'}")
         lines.append(f"  tasks:   {', '.join(info.tasks) or '-'}")
         for i, package in enumerate(info.conf):
             where = info.conf_locations[i] if i < len(info.conf_locations) else "(not loaded)"

@@ -35,7 +35,8 @@ BUILTIN_DIST = "seqlab"
 BUILTIN_CONF = "seqlab.conf"
 HYDRA_DIST = "hydra-core"
 DISABLE_ENV = "SEQLAB_DISABLE_PLUGINS"
-GROUPS = {"model": "seqlab.models", "task": "seqlab.tasks", "conf": "seqlab.conf"}
+# one group per role (docs/architecture.md): sequence encoders (`model`), decoders, tasks; and config packages
+GROUPS = {"model": "seqlab.models", "decoder": "seqlab.decoders", "task": "seqlab.tasks", "conf": "seqlab.conf"}
 
 
 def normalize(dist: str) -> str:
@@ -169,6 +170,11 @@ def get_task(name: str) -> Any:
     return get("task", name)
 
 
+def get_decoder(name: str) -> Any:
+    """A decoder class (``seqlab.decoders`` entry points; contract: seqlab/models/decoder.py)."""
+    return get("decoder", name)
+
+
 def owner(kind: str, name: str) -> str:
     """The distribution that registered ``name``."""
     return _current(kind)[name].dist
@@ -274,10 +280,11 @@ def _shadowing(sources: tuple[ConfSource, ...]) -> list[tuple[str, str]]:
 
 
 def check_plugins() -> None:
-    """Raise PluginError when two packages register one model/task name or a plugin's YAML shadows an option.
+    """Raise PluginError when two packages register one model/decoder/task name or a plugin's YAML shadows an
+    option.
 
     Called before Hydra composes anything (the search path plugin and the CLI's preflight)."""
-    for kind in ("model", "task"):
+    for kind in ("model", "decoder", "task"):
         _current(kind)
     problems = _shadowing(_conf_sources(_world()))
     if problems:
@@ -293,6 +300,7 @@ class PluginInfo:
     version: str
     enabled: bool = True
     models: list[str] = field(default_factory=list)
+    decoders: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
     conf: list[str] = field(default_factory=list)  # config packages
     conf_locations: list[str] = field(default_factory=list)  # where their YAML files are on disk
@@ -340,7 +348,7 @@ def plugins(load: bool = False) -> list[PluginInfo]:
         else:
             info.conf_locations.append(source.location)
             info.options.extend(source.options)
-    for kind in ("model", "task"):
+    for kind in ("model", "decoder", "task"):
         for message, dists in _scan(kind)[1]:
             for dist in dists:
                 infos[normalize(dist)].errors.append(message)

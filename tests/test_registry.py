@@ -213,3 +213,20 @@ def test_unknown_name_of_a_disabled_plugin_says_so(fake_plugins, monkeypatch):
     monkeypatch.setenv(registry.DISABLE_ENV, "seqlab-off")
     with pytest.raises(ConfigError, match="unknown model 'offcell' .plugin 'seqlab-off' is turned off by SEQLAB_DIS"):
         registry.get_model("offcell")
+
+
+def test_a_plugin_adds_a_decoder_for_the_decoder_role(fake_plugins):
+    """Decoders are a role of their own (entry point group ``seqlab.decoders``), registered like models."""
+    from seqlab.models.decoder import Decoder
+
+    class ToyDecoder(Decoder):
+        pass
+
+    fake_plugins("seqlab.decoders", "toydec", "toy_pkg:ToyDecoder", "seqlab-toy", ToyDecoder)
+    assert "toydec" in registry.names("decoder") and registry.get_decoder("toydec") is ToyDecoder
+    assert registry.owner("decoder", "toydec") == "seqlab-toy"
+    listed = {info.dist: info for info in registry.plugins()}
+    assert listed["seqlab-toy"].decoders == ["toydec"]
+    fake_plugins("seqlab.decoders", "toydec", "other_pkg:ToyDecoder", "seqlab-other", ToyDecoder)
+    with pytest.raises(PluginError, match="decoder name 'toydec' is registered by two packages"):
+        registry.check_plugins()
