@@ -40,23 +40,34 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
 
 
 class Attention(nn.Module):
-    """Base class: subclasses implement ``score(query (B, T, Hq), memory (B, S, Hm)) -> (B, T, S)``."""
+    """Base class: subclasses implement ``score(query (B, T, Hq), memory (B, S, Hm), projected) -> (B, T, S)``.
+
+    ``projected`` is what :meth:`project_memory` returned for this memory (None: computed by ``score`` if needed).
+    """
 
     def __init__(self, query_size: int, memory_size: int) -> None:
         super().__init__()
         self.query_size = query_size
         self.memory_size = memory_size
 
-    def score(self, query: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    def project_memory(self, memory: torch.Tensor) -> torch.Tensor | None:
+        """The query-independent part of the scores, computed once per memory (None: there is none)."""
+        return None
+
+    def score(self, query: torch.Tensor, memory: torch.Tensor, projected: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(
-        self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        query: torch.Tensor,
+        memory: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        projected: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(context (B, [T,] Hm), weights (B, [T,] S))``; see the module docstring."""
         single = query.dim() == 2
         queries = query[:, None, :] if single else query
-        weights = masked_softmax(self.score(queries, memory), mask)  # (B, T, S)
+        weights = masked_softmax(self.score(queries, memory, projected), mask)  # (B, T, S)
         context = torch.bmm(weights, memory)  # (B, T, Hm)
         if single:
             return context[:, 0], weights[:, 0]
@@ -66,8 +77,8 @@ class Attention(nn.Module):
 class AdditiveAttention(Attention):
     """Bahdanau et al. (2015): ``e_s = v^T tanh(W_q q + W_m m_s)``, with hidden size ``hidden``.
 
-    ``W_m m_s`` does not depend on the query: :meth:`project_memory` computes it once, and ``score`` takes it through
-    ``projected`` so a decoder can reuse it across steps.
+    ``W_m m_s`` does not depend on the query: :meth:`project_memory` computes it once, and ``forward``/``score`` take
+    it through ``projected`` so a decoder can reuse it across steps.
     """
 
     def __init__(self, query_size: int, memory_size: int, hidden: int) -> None:
@@ -80,9 +91,7 @@ class AdditiveAttention(Attention):
         """``W_m m`` for every position: ``(B, S, Hm) -> (B, S, hidden)``."""
         return self.memory_proj(memory)
 
-    def score(
-        self, query: torch.Tensor, memory: torch.Tensor, projected: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def score(self, query: torch.Tensor, memory: torch.Tensor, projected: torch.Tensor | None = None) -> torch.Tensor:
         keys = self.project_memory(memory) if projected is None else projected  # (B, S, A)
         hidden = torch.tanh(self.query_proj(query)[:, :, None, :] + keys[:, None, :, :])  # (B, T, S, A)
         return self.v(hidden).squeeze(-1)
@@ -98,7 +107,7 @@ class DotAttention(Attention):
             )
         super().__init__(query_size, memory_size)
 
-    def score(self, query: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    def score(self, query: torch.Tensor, memory: torch.Tensor, projected: torch.Tensor | None = None) -> torch.Tensor:
         return torch.bmm(query, memory.transpose(1, 2))
 
 
@@ -109,7 +118,7 @@ class GeneralAttention(Attention):
         super().__init__(query_size, memory_size)
         self.weight = nn.Linear(query_size, memory_size, bias=False)
 
-    def score(self, query: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    def score(self, query: torch.Tensor, memory: torch.Tensor, projected: torch.Tensor | None = None) -> torch.Tensor:
         return torch.bmm(self.weight(query), memory.transpose(1, 2))
 
 
