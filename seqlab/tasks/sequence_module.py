@@ -23,6 +23,7 @@ from torch import nn
 
 from seqlab.models.base import State
 from seqlab.tasks.base import build_model
+from seqlab.training.metric_sums import Sums
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 OBJECTIVES = ("regression", "classification", "per_step")
@@ -55,7 +56,7 @@ class SequenceModule(TBPTTModule):
         self.seq_len = seq_len
         self.encoder = build_model(self.cfg.model, input_size)
         self.head = nn.Linear(self.encoder.output_size, output_size)
-        self._correct: dict[str, list[int]] = {}
+        self._hits = Sums(2)  # right answers, scored answers (classification and per-step labels)
 
     def sequence_length(self) -> int | None:
         return self.seq_len
@@ -112,9 +113,7 @@ class SequenceModule(TBPTTModule):
         outputs, state = self(tensors[0], state)
         loss, count, acc = self._loss(outputs, tensors)
         if acc is not None:
-            sums = self._correct.setdefault(stage, [0, 0])
-            sums[0] += acc[0]
-            sums[1] += acc[1]
+            self._hits.update(acc)
         return StepResult(loss=loss, count=count, state=state, tokens=tensors[0].numel())
 
     def derived_metrics(self, loss: float) -> dict[str, float]:
@@ -122,13 +121,12 @@ class SequenceModule(TBPTTModule):
 
     def _eval_start(self) -> None:
         super()._eval_start()
-        self._correct = {}
+        self._hits.reset()
 
     def _eval_end(self, stage: str) -> dict[str, float]:
         metrics = super()._eval_end(stage)
-        if stage in self._correct:
-            sums = torch.tensor(self._correct[stage], dtype=torch.float64, device=self.device)
-            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+        if self.objective != "regression":  # the same on every rank: the reduction is collective
+            sums = self._hits.totals()
             if sums[1] > 0:
                 metrics["acc"] = float(sums[0] / sums[1])
                 self.log(f"{stage}/acc", metrics["acc"], prog_bar=True)

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import TrainingDiverged
 from seqlab.models.base import State, detach_state
+from seqlab.training.metric_sums import Sums
 from seqlab.training.optim import build_optimizer, build_scheduler, clip_config
 
 
@@ -87,7 +88,7 @@ class TBPTTModule(pl.LightningModule):
         self.tokens_seen = 0
         self._train_state: State = None
         self._eval_state: State = None
-        self._eval_sums: dict[str, list[float]] = {}
+        self._eval_sums = Sums(2)  # sum of loss x count, count (one evaluation pass at a time)
 
     # ---- what subclasses provide ---------------------------------------------------------------------------
     def train_chunk(self, chunk: Any, state: State) -> StepResult:
@@ -205,19 +206,15 @@ class TBPTTModule(pl.LightningModule):
     # ---- evaluation ------------------------------------------------------------------------------------------
     def _eval_start(self) -> None:
         self._eval_state = None
-        self._eval_sums = {}
+        self._eval_sums.reset()
 
     def _eval_step(self, batch: Any, stage: str) -> None:
         result = self.eval_batch(batch, self._eval_state if self.carry_state else None, stage)
         self._eval_state = detach_state(result.state) if self.carry_state else None
-        sums = self._eval_sums.setdefault(stage, [0.0, 0.0])
-        sums[0] += float(result.loss) * result.count
-        sums[1] += result.count
+        self._eval_sums.update([float(result.loss) * result.count, result.count])
 
     def _eval_end(self, stage: str) -> dict[str, float]:
-        loss_sum, count = self._eval_sums.get(stage, [0.0, 0.0])
-        totals = torch.tensor([loss_sum, count], dtype=torch.float64, device=self.device)
-        totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+        totals = self._eval_sums.totals()  # summed over DDP ranks by torchmetrics
         if totals[1] == 0:
             return {}
         loss = float(totals[0] / totals[1])

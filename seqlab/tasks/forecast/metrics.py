@@ -32,6 +32,13 @@ class ErrorSums:
         self.sq_sum += float((err * err).sum())
         self.count += float(err.numel())
 
+    @classmethod
+    def of(cls, forecast: torch.Tensor, actual: torch.Tensor, mask: torch.Tensor) -> ErrorSums:
+        """The sums of one batch."""
+        sums = cls()
+        sums.add(forecast, actual, mask)
+        return sums
+
     def as_tensor(self) -> torch.Tensor:
         return torch.tensor([self.abs_sum, self.sq_sum, self.count], dtype=torch.float64)
 

@@ -28,6 +28,7 @@ from seqlab.models.base import State
 from seqlab.tasks.base import build_model
 from seqlab.tasks.forecast.metrics import ErrorSums, masked_mse
 from seqlab.tasks.forecast.plot import TestForecasts, save_plot, save_table
+from seqlab.training.metric_sums import Sums
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class ForecastModule(TBPTTModule):
         self.target_mean, self.target_std = float(data["mean"][0]), float(data["std"][0])
         self.encoder = build_model(self.cfg.model, len(data["columns"]))
         self.head = nn.Linear(self.encoder.output_size, self.horizon if self.mode == "direct" else 1)
-        self._errors: dict[str, ErrorSums] = {}
+        # sum |e|, sum e^2, count for each forecaster (model, naive, seasonal naive) of one pass
+        self._errors = nn.ModuleDict({name: Sums(3) for name in FORECASTERS})
         self._records: list[dict[str, torch.Tensor]] = []
 
     # ---- forecasting -----------------------------------------------------------------------------------------
@@ -118,7 +120,7 @@ class ForecastModule(TBPTTModule):
         loss, count = masked_mse(pred, batch["y"], batch["mask"])
         forecast = self.to_original(pred + batch["level"].unsqueeze(-1))
         for name, values in (("model", forecast), ("naive", batch["naive"]), ("snaive", batch["snaive"])):
-            self._errors.setdefault(name, ErrorSums()).add(values, batch["actual"], batch["mask"])
+            self._errors[name].update(ErrorSums.of(values, batch["actual"], batch["mask"]).as_tensor())
         if stage == "test":
             self._records.append(
                 {
@@ -137,13 +139,14 @@ class ForecastModule(TBPTTModule):
 
     def _eval_start(self) -> None:
         super()._eval_start()
-        self._errors, self._records = {}, []
+        for sums in self._errors.values():
+            sums.reset()
+        self._records = []
 
     def _log_errors(self, stage: str) -> None:
         for name, prefix in FORECASTERS.items():
-            sums = self._errors.get(name, ErrorSums()).as_tensor().to(self.device)
-            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
-            for metric, value in ErrorSums.from_tensor(sums.cpu()).metrics(self.mase_scale).items():
+            sums = self._errors[name].totals()  # summed over DDP ranks
+            for metric, value in ErrorSums.from_tensor(sums).metrics(self.mase_scale).items():
                 self.log(f"{stage}/{prefix}{metric}", value, prog_bar=(metric == "mase" and not prefix))
 
     def on_validation_epoch_end(self) -> None:

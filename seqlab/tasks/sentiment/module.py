@@ -26,6 +26,7 @@ from seqlab.tasks.sentiment.data import encode_ids
 from seqlab.tasks.sentiment.embeddings import load_word2vec_text
 from seqlab.tasks.sentiment.metrics import accuracy, confusion_matrix, macro_f1, plot_confusion
 from seqlab.tasks.sentiment.pooling import Pooling
+from seqlab.training.metric_sums import Sums
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
@@ -53,7 +54,7 @@ class SentimentModule(TBPTTModule):
         )
         self.dropout = nn.Dropout(task.dropout)
         self.head = nn.Linear(size, len(self.labels))
-        self._confusion: dict[str, torch.Tensor] = {}
+        self._confusion = Sums(len(self.labels) ** 2)  # the confusion matrix of one pass, flattened
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # the trained embedding is in the state_dict: reloading must not need the word2vec file
@@ -78,19 +79,18 @@ class SentimentModule(TBPTTModule):
     def eval_batch(self, batch: Any, state: State, stage: str) -> StepResult:
         loss, logits, labels, tokens = self._step(batch)
         cm = confusion_matrix(labels, logits.argmax(-1), len(self.labels))
-        self._confusion[stage] = self._confusion.get(stage, 0) + cm
+        self._confusion.update(cm.flatten())
         return StepResult(loss=loss, count=labels.numel(), tokens=tokens)
 
     # ---- metrics -------------------------------------------------------------------------------------------
     def _eval_start(self) -> None:
         super()._eval_start()
-        self._confusion = {}
+        self._confusion.reset()
 
     def _eval_end(self, stage: str) -> dict[str, float]:
         metrics = super()._eval_end(stage)
         n = len(self.labels)
-        cm = self._confusion.get(stage, torch.zeros(n, n, dtype=torch.long)).to(self.device, torch.float64)
-        cm = self.trainer.strategy.reduce(cm, reduce_op="sum").round().long().cpu()
+        cm = self._confusion.totals().reshape(n, n).round().long()  # summed over DDP ranks
         if cm.sum() == 0:
             return metrics
         metrics.update(acc=accuracy(cm), f1_macro=macro_f1(cm))

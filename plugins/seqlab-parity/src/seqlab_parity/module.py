@@ -16,6 +16,7 @@ from torch import nn
 
 from seqlab.models.base import State
 from seqlab.tasks.base import build_model
+from seqlab.training.metric_sums import Sums
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
@@ -25,7 +26,7 @@ class ParityModule(TBPTTModule):
         self.final_only = self.cfg.task.target == "final"
         self.encoder = build_model(self.cfg.model, 1)
         self.head = nn.Linear(self.encoder.output_size, 2)
-        self._acc: dict[str, list[int]] = {}
+        self._acc = Sums(2)  # right answers, answers; summed over DDP ranks by torchmetrics
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
         out, state = self.encoder(x, state)
@@ -54,21 +55,17 @@ class ParityModule(TBPTTModule):
     def eval_batch(self, batch: Any, state: State, stage: str) -> StepResult:
         x, y = batch
         result, correct = self._step(x, y, None, last=True)
-        sums = self._acc.setdefault(stage, [0, 0])
-        sums[0] += correct
-        sums[1] += result.count
+        self._acc.update([correct, result.count])
         return result
 
     def _log_acc(self, stage: str) -> None:
-        correct, count = self._acc.pop(stage, [0, 0])
-        totals = torch.tensor([correct, count], dtype=torch.float64, device=self.device)
-        totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
-        if totals[1] > 0:
-            self.log(f"{stage}/acc", float(totals[0] / totals[1]))
+        correct, count = self._acc.totals()
+        if count > 0:
+            self.log(f"{stage}/acc", float(correct / count))
 
     def on_validation_epoch_start(self) -> None:
         super().on_validation_epoch_start()
-        self._acc.pop("val", None)
+        self._acc.reset()
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
@@ -76,7 +73,7 @@ class ParityModule(TBPTTModule):
 
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
-        self._acc.pop("test", None)
+        self._acc.reset()
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
