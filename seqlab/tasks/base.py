@@ -5,6 +5,7 @@ A task never imports a model: it asks :func:`build_model` (the registry) for the
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import pytorch_lightning as pl
@@ -20,13 +21,21 @@ from seqlab.models.capabilities import Capabilities, Needs
 class Task:
     """Subclasses set ``name``, ``Config`` (a dataclass), ``module_class`` and implement ``build``."""
 
-    name: ClassVar[str] = "?"
+    name: ClassVar[str] = "?"  # defaults to ``Config.name``'s default: the name is written once, in the schema
     Config: ClassVar[type]
     module_class: ClassVar[type[pl.LightningModule]]
     causal: ClassVar[bool] = False  # predicts step t from steps <= t: needs a unidirectional model
     tbptt_key: ClassVar[str] = "task.tbptt_steps"
     # what the `model` role must offer (seqlab/models/capabilities.py); causal comes from `causal` above
     needs: ClassVar[Needs] = Needs()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config = cls.__dict__.get("Config")
+        if "name" not in cls.__dict__ and config is not None:
+            default = {f.name: f.default for f in dataclasses.fields(config)}.get("name")
+            if isinstance(default, str):
+                cls.name = default
 
     @classmethod
     def model_needs(cls, cfg: DictConfig) -> Needs:

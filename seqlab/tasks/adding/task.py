@@ -29,7 +29,6 @@ class AddingTask(Task):
 
     needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
-    name = "adding"
     Config = AddingConfig
     module_class = SequenceModule
 

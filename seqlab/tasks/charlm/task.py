@@ -45,7 +45,6 @@ class CharLMConfig:
 class CharLMTask(Task):
     """Character-level language modelling with truncated BPTT on a contiguous stream."""
 
-    name = "charlm"
     Config = CharLMConfig
     module_class = CharLMModule
     causal = True

@@ -27,7 +27,6 @@ class CopyConfig:
 class CopyTask(Task):
     """Per-step classification; ``val/acc`` is the per-symbol accuracy on the copied part."""
 
-    name = "copy"
     Config = CopyConfig
     module_class = SequenceModule
 

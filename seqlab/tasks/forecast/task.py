@@ -47,7 +47,6 @@ class ForecastConfig:
 class ForecastTask(Task):
     """Forecast a series' next value(s) from a window of its past, beside naive and seasonal-naive baselines."""
 
-    name = "forecast"
     Config = ForecastConfig
     module_class = ForecastModule
     causal = False  # a direct forecaster may read its window both ways; autoregressive mode is checked below

@@ -64,7 +64,6 @@ class SentimentConfig:
 class SentimentTask(Task):
     """Many-to-one classification of a text (movie review) into one of the training labels."""
 
-    name = "sentiment"
     Config = SentimentConfig
     module_class = SentimentModule
     causal = False

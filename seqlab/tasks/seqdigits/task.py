@@ -39,7 +39,6 @@ class SeqDigitsTask(Task):
 
     needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
-    name = "seqdigits"
     Config = SeqDigitsConfig
     module_class = SequenceModule
 
