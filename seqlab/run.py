@@ -19,7 +19,12 @@ from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
 from seqlab.run_summary import print_summary
-from seqlab.training.ddp import launch_environment_restored, launch_ranks_as_this_job
+from seqlab.training.ddp import (
+    launch_environment_restored,
+    launch_ranks_as_this_job,
+    train_shard,
+    trainer_overrides_for,
+)
 from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
@@ -42,7 +47,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         check_compatible(module, read_checkpoint(ckpt_path, "resume"), "resume")
     launch_ranks_as_this_job()
     with launch_environment_restored():
-        own_sampler = {"use_distributed_sampler": False} if getattr(data, "shards_itself", False) else {}
+        own_sampler = trainer_overrides_for(data)
         with trainer_arguments_checked():
             trainer = build_trainer(
                 cfg,
@@ -120,7 +125,7 @@ def _fit_and_test(
         "world_size": trainer.world_size,
         "val_batches": _batch_counts(trainer.num_val_batches),
         "test_batches": _batch_counts(trainer.num_test_batches),
-        "train_shards": _gather(getattr(data, "shard", None)),
+        "train_shards": _gather(train_shard(data)),
         "best_checkpoint": best or None,
         "best_score": best_score,
         "last_checkpoint": last or None,

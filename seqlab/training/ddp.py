@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import pytorch_lightning as pl
+
 # what Lightning's launcher exports into the launching process; left set, the next job of a multirun would take
 # itself for an externally launched rank and wait for peers that never start
 LAUNCH_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
@@ -65,3 +67,25 @@ def launch_environment_restored() -> Iterator[None]:
 def rank_and_world(trainer: Any) -> tuple[int, int]:
     """``(global rank, world size)`` of a data module's trainer; ``(0, 1)`` before it has one."""
     return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+
+class RankAwareData(pl.LightningDataModule):
+    """A data module that knows its rank under DDP (the contract ``run.py`` reads, instead of duck typing).
+
+    - ``shards_itself``: True when its loaders already give each rank its own part (a custom batch sampler, a
+      stream slice); the run then turns off Lightning's ``use_distributed_sampler``, which cannot wrap them.
+    - ``shard``: what this rank trains on (e.g. ``{"rank", "start", "tokens"}`` of a stream), or None; results.json
+      gathers it from every rank as ``train_shards``.
+    """
+
+    shards_itself: bool = False
+    shard: dict[str, Any] | None = None
+
+
+def trainer_overrides_for(data: pl.LightningDataModule) -> dict[str, Any]:
+    """Trainer arguments a data module's sharding fixes."""
+    return {"use_distributed_sampler": False} if isinstance(data, RankAwareData) and data.shards_itself else {}
+
+
+def train_shard(data: pl.LightningDataModule) -> dict[str, Any] | None:
+    return data.shard if isinstance(data, RankAwareData) else None

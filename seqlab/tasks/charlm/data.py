@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
@@ -12,7 +11,7 @@ from seqlab.data.locate import Remote, locate
 from seqlab.data.splits import split_sizes
 from seqlab.data.text_files import utf8_or_error
 from seqlab.errors import DataError
-from seqlab.training.ddp import rank_and_world
+from seqlab.training.ddp import RankAwareData, rank_and_world
 from seqlab.training.stream import StreamBatches
 
 TINY_SHAKESPEARE = Remote(
@@ -82,7 +81,7 @@ def check_split_sizes(splits: tuple[slice, slice, slice], batch_size: int, sourc
         )
 
 
-class CharDataModule(pl.LightningDataModule):
+class CharDataModule(RankAwareData):
     """Reads the corpus once (``prepare``), then serves per-rank stream batches."""
 
     def __init__(self, cfg) -> None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from seqlab.data.splits import split_sizes
@@ -23,7 +22,7 @@ from seqlab.tasks.forecast.series import (
     resolve_source,
 )
 from seqlab.tasks.forecast.windows import SPLITS, WindowDataset, split_bounds, window_origins
-from seqlab.training.ddp import rank_and_world
+from seqlab.training.ddp import RankAwareData, rank_and_world
 
 
 @dataclass
@@ -47,7 +46,7 @@ def load(task) -> tuple[Series, int]:
     return read_series(path, time_col, target, exogenous), default_m
 
 
-class ForecastDataModule(pl.LightningDataModule):
+class ForecastDataModule(RankAwareData):
     """``prepare()`` reads and windows the series once; loaders serve dict batches (see WindowDataset).
 
     Under DDP it shards itself (``shards_itself``; the run turns Lightning's distributed sampler off): training

@@ -20,7 +20,6 @@ import random
 import sys
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
@@ -30,7 +29,7 @@ from seqlab.data.text_files import utf8_or_error
 from seqlab.data.tokenize import tokenize
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, DataError
-from seqlab.training.ddp import rank_and_world
+from seqlab.training.ddp import RankAwareData, rank_and_world
 
 SOURCES = ("imdb", "uci", "csv")
 UCI_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
@@ -190,7 +189,7 @@ def encode_ids(tokens: list[str], vocab: Vocab, max_len: int, truncate: str) -> 
     return vocab.encode(tokens) if tokens else torch.tensor([vocab.unk_id])
 
 
-class SentimentDataModule(pl.LightningDataModule):
+class SentimentDataModule(RankAwareData):
     """Reads, splits and encodes once (:meth:`prepare`, before the model is built), then serves loaders.
 
     Its batch sampler shards by rank itself (``shards_itself``), so the run turns off Lightning's
