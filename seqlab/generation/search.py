@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from seqlab.models.base import State, select_state, state_tensors
+from seqlab.models.base import State, length_mask, select_state, state_tensors
 from seqlab.models.decoder import Decoder
 
 Limit = int | torch.Tensor
@@ -318,5 +318,5 @@ def score_tokens(
     inputs = torch.cat([torch.full_like(tokens[:, :1], bos_id), tokens[:, :-1]], dim=1)
     logits, _, _ = decoder(inputs, init_state, memory, memory_mask)
     logp = F.log_softmax(logits.float(), dim=-1).gather(2, tokens.unsqueeze(2)).squeeze(2)
-    real = torch.arange(tokens.size(1), device=tokens.device) < lengths.to(tokens.device)[:, None]
+    real = length_mask(lengths.to(tokens.device), tokens.size(1))
     return torch.where(real, logp, 0.0).sum(dim=1)

@@ -91,3 +91,8 @@ def select_state(state: State, index: torch.Tensor, batch_dim: int = 1) -> State
     A smaller last batch, or beam search: ``index`` of shape ``(B',)`` picks, reorders or duplicates rows.
     """
     return map_state(state, lambda t: t.index_select(batch_dim, index))
+
+
+def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """``(B, T)`` bool, True at the valid steps ``t < lengths[b]`` (on the device of ``lengths``)."""
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.errors import ConfigError
-from seqlab.models.base import ModelConfig, SequenceModel, State
+from seqlab.models.base import ModelConfig, SequenceModel, State, length_mask
 
 WEIGHTINGS = ("binary", "count", "log")
 
@@ -30,7 +30,7 @@ def _mask(lengths: torch.Tensor | None, batch: int, steps: int, device: torch.de
     """``(B, T)`` True at valid steps (all steps when ``lengths`` is None)."""
     if lengths is None:
         return torch.ones(batch, steps, dtype=torch.bool, device=device)
-    return torch.arange(steps, device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)
+    return length_mask(lengths.to(device), steps)
 
 
 @dataclass

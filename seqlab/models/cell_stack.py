@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqlab.models import cell_kernels
+from seqlab.models.base import length_mask
 from seqlab.models.cell_variants import ChoGRUCell, LayerNormLSTMCell, PeepholeLSTMCell
 from seqlab.models.cells import (
     GRUCell,
@@ -265,7 +266,7 @@ def _length_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor:
         raise ValueError(f"lengths must be 1-D (batch,), got shape {tuple(lengths.shape)}")
     if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > steps):
         raise ValueError(f"lengths must lie in [0, {steps}], got {lengths.tolist()}")
-    return (torch.arange(steps, device=device).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(-1)
+    return length_mask(lengths, steps).t().unsqueeze(-1)
 
 
 def _map(value: Tensor | tuple[Tensor, ...], fn: Callable[[Tensor], Tensor]) -> Tensor | tuple[Tensor, ...]:

@@ -25,7 +25,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.base import ModelConfig, SequenceModel, State
 from seqlab.models.cell_compile import COMPILE_OPTIONS, normalize_compile, use_compiled
 from seqlab.models.cell_stack import VARIANTS, CellStack
-from seqlab.models.fused_stack import ResidualFusedStack
+from seqlab.models.fused_stack import FUSED, ResidualFusedStack
 from seqlab.models.locked_dropout import LockedDropout
 from seqlab.models.varlen import run_fused
 
@@ -59,7 +59,7 @@ class RecurrentEncoder(SequenceModel):
 
     Config: ClassVar[type] = RecurrentConfig
     cell: ClassVar[str] = "lstm"
-    _fused: ClassVar[dict[str, type[nn.Module]]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    _fused: ClassVar[dict[str, type[nn.RNNBase]]] = FUSED
 
     def __init__(self, input_size: int, config: RecurrentConfig) -> None:
         super().__init__(input_size, config)

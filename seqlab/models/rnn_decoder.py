@@ -30,6 +30,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.attention import ATTENTION_KINDS, build_attention
 from seqlab.models.base import State
 from seqlab.models.decoder import Decoder, DecoderOutput
+from seqlab.models.fused_stack import FUSED
 
 __all__ = ["RNNDecoder", "RNNDecoderConfig"]
 
@@ -71,7 +72,7 @@ class RNNDecoder(Decoder):
 
     Config: ClassVar[type] = RNNDecoderConfig
     causal: ClassVar[bool] = True
-    _fused: ClassVar[dict[str, type[nn.RNNBase]]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    _fused: ClassVar[dict[str, type[nn.RNNBase]]] = FUSED
 
     def __init__(self, vocab_size: int, memory_size: int | None, config: RNNDecoderConfig | None = None) -> None:
         super().__init__(vocab_size)

@@ -11,14 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqlab.models.base import State
+from seqlab.models.base import State, length_mask
 
 POOLINGS = ("last", "max", "mean", "attention")
-
-
-def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    """``(B, T)`` True at steps ``t < length``."""
-    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
 
 
 class Pooling(nn.Module):
@@ -35,7 +30,7 @@ class Pooling(nn.Module):
 
     def forward(self, out: torch.Tensor, state: State, lengths: torch.Tensor) -> torch.Tensor:
         lengths = lengths.to(out.device)
-        mask = valid_mask(lengths, out.size(1)).unsqueeze(-1)
+        mask = length_mask(lengths, out.size(1)).unsqueeze(-1)
         if self.kind == "last":
             final = self._final_state(state, out.size(0))
             if final is not None:
