@@ -1,6 +1,7 @@
 """The layering of seqlab's packages, checked on every import statement (top-level and inside functions):
 models import neither tasks nor training; training imports no task; data imports no model, task or training code;
-the search module imports no task; a task never imports another task."""
+the search module imports no task; the config layer imports no task or training code; a task never imports
+another task."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ FORBIDDEN = {
     "seqlab.training": ("seqlab.tasks",),
     "seqlab.data": ("seqlab.models", "seqlab.tasks", "seqlab.training"),
     "seqlab.generation": ("seqlab.tasks", "seqlab.training"),
+    "seqlab.config": ("seqlab.tasks", "seqlab.training"),
 }
 
 

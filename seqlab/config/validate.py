@@ -5,11 +5,11 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from seqlab import registry
+from seqlab.config.choices import SCHEDULES, parse_threads
 from seqlab.config.schema import to_dataclass
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
-from seqlab.training.optim import SCHEDULES
 
 LOGGERS = ("csv", "wandb", "none")
 
@@ -68,9 +68,8 @@ def _check_optimizer(cfg: DictConfig) -> None:
 
 def _check_threads_and_progress(cfg: DictConfig) -> None:
     """``hardware.threads``: auto, torch or a positive int; ``progress.*``: numbers >= 0."""
-    from seqlab.training.threads import parse_setting  # torch and Lightning are loaded by now (the task checks)
 
-    parse_setting((cfg.get("hardware") or {}).get("threads", "auto"))
+    parse_threads((cfg.get("hardware") or {}).get("threads", "auto"))
     for key in ("every_n_steps", "every_seconds"):
         value = (cfg.get("progress") or {}).get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):

@@ -14,10 +14,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.config.choices import SCHEDULES
 from seqlab.errors import ConfigError
 
 SEQLAB_KEYS = ("clip_grad_norm", "clip_grad_value", "schedule", "warmup_steps", "min_lr_ratio", "step_size", "gamma")
-SCHEDULES = ("constant", "cosine", "linear", "step")
 
 
 @dataclass

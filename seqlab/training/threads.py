@@ -31,26 +31,19 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
+from seqlab.config.choices import THREADS_KEY, parse_threads
 from seqlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-KEY = "hardware.threads"
+KEY = THREADS_KEY
 JOBS_ENV = "SEQLAB_CONCURRENT_JOBS"
 CHECK_SECONDS = 2.0
 STALE_SECONDS = 30.0
 TORCH_DEFAULT = torch.get_num_threads()  # torch's own choice, before anyone in this process changed it
 
 
-def parse_setting(value: Any) -> int | str:
-    """``auto``, ``torch`` or a positive int; ConfigError (one line) otherwise."""
-    if value is None or value == "auto":
-        return "auto"
-    if value == "torch":
-        return "torch"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise ConfigError(KEY, f"must be auto, torch (torch's default) or a positive integer, got {value!r}")
+parse_setting = parse_threads  # the check lives in seqlab/config/choices.py
 
 
 def choose_threads(setting: int | str, cores: int, processes: int) -> int | None:

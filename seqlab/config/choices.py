@@ -1,0 +1,22 @@
+"""Allowed values of keys that code in several layers reads: the check (config/validate.py) and the code that acts
+on them (training/) take them from here, so the config layer imports no training code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seqlab.errors import ConfigError
+
+SCHEDULES = ("constant", "cosine", "linear", "step")  # optimizer.schedule (training/optim.py)
+THREADS_KEY = "hardware.threads"
+
+
+def parse_threads(value: Any) -> int | str:
+    """``hardware.threads``: ``auto``, ``torch`` or a positive int; ConfigError (one line) otherwise."""
+    if value is None or value == "auto":
+        return "auto"
+    if value == "torch":
+        return "torch"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError(THREADS_KEY, f"must be auto, torch (torch's default) or a positive integer, got {value!r}")
