@@ -25,6 +25,9 @@ import pytorch_lightning as pl
 from seqlab.errors import RunInterrupted
 
 LAST_NAME = "last.ckpt"
+# what Lightning *saves*: the whole state (optimizer, loops, callbacks) for an exact resume, not the weights alone;
+# every *load* in seqlab is torch.load(weights_only=True), seqlab/checkpoint.py
+SAVE_WEIGHTS_ONLY = False
 
 
 class LastCheckpoint(pl.Callback):
@@ -35,7 +38,7 @@ class LastCheckpoint(pl.Callback):
         self._previous_handler: Any = None
 
     def save(self, trainer: pl.Trainer) -> None:
-        trainer.save_checkpoint(str(self.path), weights_only=False)  # the full state: optimizer, loops, callbacks
+        trainer.save_checkpoint(str(self.path), weights_only=SAVE_WEIGHTS_ONLY)
         self.saved_step = trainer.global_step
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
