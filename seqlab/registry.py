@@ -150,9 +150,9 @@ def get(kind: str, name: str) -> Any:
     """The class registered under ``name``; a clear ConfigError when unknown or broken."""
     entries = _current(kind)
     if name not in entries:
-        off = [_dist_of(ep)[0] for ep in entry_points(group=GROUPS[kind]) if ep.name == name]
-        why = f" (plugin '{off[0]}' is turned off by {DISABLE_ENV})" if off else ""
-        raise ConfigError(f"{kind}.name", f"unknown {kind} '{name}'{why}", allowed=sorted(entries))
+        raise ConfigError(
+            f"{kind}.name", f"unknown {kind} '{name}'{disabled_hint(kind, name)}", allowed=sorted(entries)
+        )
     obj = _load(kind, name)
     if obj is None:
         raise ConfigError(
@@ -160,6 +160,15 @@ def get(kind: str, name: str) -> Any:
             f"{kind} '{name}' from plugin '{entries[name].dist}' failed to import: {_load_errors[(kind, name)]}",
         )
     return obj
+
+
+def disabled_hint(kind: str, name: str) -> str:
+    """`` (plugin 'p' is turned off by SEQLAB_DISABLE_PLUGINS)`` when a turned-off plugin registers ``name``,
+    else ``""`` (read from entry-point metadata: nothing is imported)."""
+    if kind not in GROUPS:
+        return ""
+    off = [d for d in (_dist_of(ep)[0] for ep in entry_points(group=GROUPS[kind]) if ep.name == name) if not enabled(d)]
+    return f" (plugin '{off[0]}' is turned off by {DISABLE_ENV})" if off else ""
 
 
 def get_model(name: str) -> Any:
@@ -286,9 +295,30 @@ def check_plugins() -> None:
     Called before Hydra composes anything (the search path plugin and the CLI's preflight)."""
     for kind in ("model", "decoder", "task"):
         _current(kind)
+    _warn_unknown_disabled()
     problems = _shadowing(_conf_sources(_world()))
     if problems:
         raise PluginError(problems[0][1])
+
+
+def _warn_unknown_disabled() -> None:
+    """One stderr line (once per setting) when SEQLAB_DISABLE_PLUGINS names no installed plugin: a typo would
+    otherwise leave the plugin on without a word."""
+    named = disabled_plugins() or set()
+    installed = {normalize(_dist_of(ep)[0]) for group in GROUPS.values() for ep in entry_points(group=group)}
+    unknown = sorted(named - installed)
+    key = os.environ.get(DISABLE_ENV, "")
+    if unknown and key not in _warned:
+        _warned.add(key)
+        plugins_ = ", ".join(sorted(installed - {BUILTIN_DIST})) or "none"
+        print(
+            f"seqlab: warning: {DISABLE_ENV} names no installed plugin: {', '.join(unknown)} "
+            f"(installed plugins: {plugins_})",
+            file=sys.stderr,
+        )
+
+
+_warned: set[str] = set()
 
 
 # ---- the listing -------------------------------------------------------------------------------------------------

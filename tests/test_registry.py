@@ -230,3 +230,27 @@ def test_a_plugin_adds_a_decoder_for_the_decoder_role(fake_plugins):
     fake_plugins("seqlab.decoders", "toydec", "other_pkg:ToyDecoder", "seqlab-other", ToyDecoder)
     with pytest.raises(PluginError, match="decoder name 'toydec' is registered by two packages"):
         registry.check_plugins()
+
+
+def test_a_misspelled_name_in_the_disable_variable_is_warned_about(fake_plugins, monkeypatch, capsys):
+    monkeypatch.setattr(registry, "_warned", set())
+    monkeypatch.setenv(registry.DISABLE_ENV, "seqlab-indrnnn")
+    registry.check_plugins()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "names no installed plugin: seqlab-indrnnn" in err
+    registry.check_plugins()
+    assert capsys.readouterr().err == "", "once per setting"
+    monkeypatch.setenv(registry.DISABLE_ENV, "all")
+    registry.check_plugins()
+    assert capsys.readouterr().err == ""
+
+
+def test_an_option_of_a_disabled_plugin_says_so(fake_plugins, monkeypatch):
+    fake_plugins("seqlab.models", "fakecell", "fake_pkg:Cell", "seqlab-fake", GRU)
+    monkeypatch.setenv(registry.DISABLE_ENV, "seqlab-fake")
+    assert (
+        registry.disabled_hint("model", "fakecell") == " (plugin 'seqlab-fake' is turned off by SEQLAB_DISABLE_PLUGINS)"
+    )
+    assert registry.disabled_hint("model", "lstm") == ""
+    with pytest.raises(ConfigError, match="turned off"):
+        registry.get_model("fakecell")

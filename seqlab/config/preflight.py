@@ -90,7 +90,8 @@ def _check_group_options(parsed: list[Override]) -> None:
         options = loader.get_group_options(group)
         for value in _values(override):
             if value not in options:
-                raise ConfigError(group, f"unknown option '{value}'", allowed=options)
+                hint = registry.disabled_hint(group, value)
+                raise ConfigError(group, f"unknown option '{value}'{hint}", allowed=options)
 
 
 def _combinations(parsed: list[Override]) -> Iterator[list[str]]:
