@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.checkpoint import LAST, checkpoint_file
+from seqlab.config.schema import flat_keys
 from seqlab.errors import ConfigError, DataError
 
 # keys a resumed run may change: how long it trains, what it logs and shows, where it comes from
@@ -84,20 +85,11 @@ def _latest(outputs: Path, run_dir: Path | None, cfg: DictConfig | None) -> Path
 
 def config_differences(theirs: DictConfig, ours: DictConfig) -> list[tuple[str, Any, Any]]:
     """``(key, their value, our value)`` for every leaf that differs, outside :data:`FREE_KEYS`."""
-    a = _flat(OmegaConf.to_container(theirs, resolve=False))
-    b = _flat(OmegaConf.to_container(ours, resolve=False))
+    a = flat_keys(OmegaConf.to_container(theirs, resolve=False))
+    b = flat_keys(OmegaConf.to_container(ours, resolve=False))
     keys = sorted(k for k in set(a) | set(b) if not _free(k))
     return [(k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
 
 
 def _free(key: str) -> bool:
     return key.startswith("hydra") or any(key == f or key.startswith(f + ".") for f in FREE_KEYS)
-
-
-def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out or {prefix[:-1]: {}}
-    return {prefix[:-1]: node}

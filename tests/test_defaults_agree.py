@@ -4,23 +4,12 @@ entry point, the class and the YAML file. A change to one side without the other
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from omegaconf import OmegaConf
 
 from seqlab import registry
+from seqlab.config.schema import flat_keys as flat
 from seqlab.testing import compose_run_config
-
-
-def flat(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def options(kind: str) -> list[str]:

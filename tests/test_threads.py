@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import compose_config, run_cli
 
+from seqlab.config.choices import parse_threads
 from seqlab.errors import ConfigError
 from seqlab.training import threads
 from seqlab.training.threads import Registry, ThreadShare, apply_threads, choose_threads, local_processes
@@ -169,7 +170,7 @@ def test_busy_machine_is_one_warning_line(monkeypatch, registry, caplog):
 @pytest.mark.parametrize("value", ["0", "-2", "many", "1.5", "true"])
 def test_bad_setting_is_a_config_error(value):
     with pytest.raises(ConfigError, match=r"^hardware\.threads: must be auto, torch"):
-        threads.parse_setting(compose_config([f"hardware.threads={value}"]).hardware.threads)
+        parse_threads(compose_config([f"hardware.threads={value}"]).hardware.threads)
 
 
 def test_bad_setting_exits_2_with_one_line(tmp_path):

@@ -37,3 +37,13 @@ def _field_type(schema: type, name: str) -> str | None:
         if field.name == name:
             return getattr(field.type, "__name__", str(field.type))
     return None
+
+
+def flat_keys(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A plain nested dict (``OmegaConf.to_container``) as ``{"a.b.c": leaf}``; an empty dict stays a leaf."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(flat_keys(value, f"{prefix}{key}."))
+        return out or {prefix[:-1]: {}}
+    return {prefix[:-1]: node}

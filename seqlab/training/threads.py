@@ -43,9 +43,6 @@ STALE_SECONDS = 30.0
 TORCH_DEFAULT = torch.get_num_threads()  # torch's own choice, before anyone in this process changed it
 
 
-parse_setting = parse_threads  # the check lives in seqlab/config/choices.py
-
-
 def choose_threads(setting: int | str, cores: int, processes: int) -> int | None:
     """Threads for one process: the int ``setting``; None (torch's default) for ``torch``; for ``auto`` the
     ``cores`` shared evenly among ``processes`` processes running at once (at least 1)."""
@@ -237,7 +234,7 @@ def apply_threads(cfg: DictConfig, registry: Registry | None = None) -> ThreadPl
     """Choose torch's thread count for this run (``hardware.threads``) and set it; :class:`ThreadShare` then keeps
     it fair while the run goes on and warns in one line at fit start when other work keeps the cores busy."""
     global _plan
-    setting = parse_setting((cfg.get("hardware") or {}).get("threads", "auto"))
+    setting = parse_threads((cfg.get("hardware") or {}).get("threads", "auto"))
     cores = available_cores()
     processes = local_processes(cfg)
     floor, guess = launcher_jobs()
