@@ -1,11 +1,13 @@
 """``python -m seqlab.plugins [--json] [--strict] [--load]``: the installed seqlab plugins.
 
 For each distribution that declares seqlab entry points (seqlab's own built-ins first): name, version, whether it
-is enabled (``SEQLAB_DISABLE_PLUGINS``), the models and tasks it registers, its config package(s), where their YAML
-files live on disk, the group options they add, and any problem (import error, name clash, shadowed option).
-``--strict`` exits 1 when any enabled plugin has a problem (for CI). The listing is read from the entry points'
-metadata without importing any model or task class (so without torch: about a second); ``--load`` (implied by
-``--strict``) also imports every class to catch the import errors.
+is enabled (``SEQLAB_DISABLE_PLUGINS``), the models, decoders and tasks it registers, its config package(s), where
+their YAML files live on disk, the group options they add, and any problem (import error, name clash, shadowed
+option), listed under the plugin at fault (a plugin reusing a built-in name is blamed, never the built-in). A name
+clash or a shadowed option stops ``python -m seqlab`` itself, so it exits 1 here too; ``--strict`` also exits 1
+when an enabled plugin merely fails to import (for CI). The listing is read from the entry points' metadata without
+importing any model or task class (so without torch: about a second); ``--load`` (implied by ``--strict``) also
+imports every class to catch the import errors.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 
 from seqlab import registry
+from seqlab.errors import PluginError
 
 
 def render(infos: list[registry.PluginInfo]) -> str:
@@ -61,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     broken = [i.dist for i in infos if i.enabled and i.errors]
     if broken:
         print(f"seqlab: warning: plugins with problems: {', '.join(broken)}", file=sys.stderr)
+    try:
+        registry.check_plugins()  # what python -m seqlab checks before it starts
+    except PluginError as exc:
+        print(f"seqlab: error: {exc}", file=sys.stderr)
+        return 1
     return 1 if args.strict and broken else 0
 
 

@@ -380,7 +380,7 @@ def plugins(load: bool = False) -> list[PluginInfo]:
             info.options.extend(source.options)
     for kind in ("model", "decoder", "task"):
         for message, dists in _scan(kind)[1]:
-            for dist in dists:
+            for dist in [d for d in dists if normalize(d) != BUILTIN_DIST]:  # a clash is the plugin's fault
                 infos[normalize(dist)].errors.append(message)
     for dist, message in _shadowing(sources):
         infos[normalize(dist)].errors.append(message)

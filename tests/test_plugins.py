@@ -237,6 +237,16 @@ def test_installed_plugin_yaml_cannot_shadow_a_builtin(use):
         compose_run_config(["model=lstm"])
 
 
+def test_plugins_listing_blames_the_clashing_plugins_and_exits_1(sites, tmp_path):
+    """``python -m seqlab.plugins`` (no torch: fast) with two plugins registering one name, without --strict."""
+    proc = cli([], tmp_path, sites, "clash", module="seqlab.plugins")
+    assert proc.returncode == 1, proc.stderr
+    assert "seqlab: error: model name 'dupcell' is registered by two packages" in proc.stderr
+    for dist in ("seqlab-clash-a", "seqlab-clash-b"):
+        assert f"{dist} 0.3.1 [enabled, BROKEN]" in proc.stdout
+    assert "[built-in]" in proc.stdout and "built-in, BROKEN" not in proc.stdout
+
+
 # ---- through the command line (each CLI start imports torch and Lightning: slow on a shared 2-core machine) ----
 @pytest.mark.slow
 def test_plugins_listing_and_help(sites, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,4 +35,19 @@ def option_file(group: str, option: str) -> Path | None:
                     path = Path(location) / (key + suffix)
                     if path.is_file():
                         return path
+    return None
+
+
+USAGE = "Usage: python -m seqlab"
+
+
+def usage_line(path: Path, group: str, option: str) -> str | None:
+    """The usage comment of an option's YAML file, or None: a line of the file's header (the comment lines it
+    starts with, before any key or blank line) holding ``Usage: python -m seqlab`` and ``<group>=<option>``."""
+    choice = re.compile(rf"(?<![\w.]){re.escape(group)}={re.escape(option)}(?!\w)")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            return None
+        if USAGE in line and choice.search(line.split(USAGE, 1)[1]):
+            return line
     return None

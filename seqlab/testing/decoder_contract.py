@@ -2,9 +2,11 @@
 
 Subclass it in a test module (the class name must start with ``Test``) and implement ``make_decoder``; class
 attributes set the sizes. A decoder without memory (``uses_memory = False``) overrides ``memory`` to return its
-``(None, None, encoder_state)``.
+``(None, None, encoder_state)``. ``decoder_name`` (optional) checks that the ``seqlab.decoders`` entry point of that
+name gives the class ``make_decoder`` builds.
 
     class TestMyDecoder(DecoderContract):
+        decoder_name = "mydec"
         memory_size = 8
 
         def make_decoder(self) -> Decoder:
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import pytest
 import torch
 
+from seqlab import registry
 from seqlab.generation.search import beam_search, greedy, score_tokens
 from seqlab.models.base import State, select_state, state_tensors
 from seqlab.models.decoder import Decoder
@@ -28,6 +32,7 @@ class DecoderContract:
     """Stepping equals teacher forcing, rows stay apart under ``reorder_state``, attention is a distribution over
     real positions, beam 1 equals greedy, and the searches' scores are the model's."""
 
+    decoder_name: ClassVar[str] = ""  # its seqlab.decoders entry-point name; "" skips the registration test
     vocab_size: ClassVar[int] = 7
     batch_size: ClassVar[int] = 4
     source_len: ClassVar[int] = 6
@@ -74,6 +79,12 @@ class DecoderContract:
         return torch.stack(logits, dim=1), state, stacked
 
     # ---- the contract ----------------------------------------------------------------------------------------
+    def test_registered_under_its_name(self) -> None:
+        if not self.decoder_name:
+            pytest.skip("set decoder_name to check the seqlab.decoders entry point")
+        assert self.decoder_name in registry.names("decoder"), f"no seqlab.decoders entry point '{self.decoder_name}'"
+        assert registry.get_decoder(self.decoder_name) is type(self.build()), "the entry point names another class"
+
     def test_is_a_decoder_with_capabilities(self) -> None:
         decoder = self.build()
         assert isinstance(decoder, Decoder)

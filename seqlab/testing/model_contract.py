@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from seqlab import registry
 from seqlab.models.base import SequenceModel, State, detach_state, select_state
 from seqlab.tasks.base import build_model
-from seqlab.testing.compose import compose_run_config, option_file
+from seqlab.testing.compose import USAGE, compose_run_config, option_file, usage_line
 
 SMALL = {"hidden_size": 8, "num_layers": 2, "dropout": 0.0}  # applied to the keys a model config has
 
@@ -92,9 +92,8 @@ class ModelContract:
         assert cfg.name == self.model_name, f"model/{self.model_name}.yaml must set name: {self.model_name}"
         path = option_file("model", self.model_name)
         assert path is not None, f"no YAML file provides model={self.model_name}"
-        comments = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
-        assert any(f"model={self.model_name}" in line for line in comments), (
-            f"{path} needs a comment line showing how to invoke it (python -m seqlab model={self.model_name} ...)"
+        assert usage_line(path, "model", self.model_name) is not None, (
+            f"{path} must start with comment lines, one of them '# ... {USAGE} model={self.model_name} ...'"
         )
 
     def test_is_a_sequence_model_with_a_config_dataclass(self) -> None:
@@ -227,7 +226,7 @@ class ModelContract:
         if extra is None:
             pytest.skip("the model has no bidirectional option")
         model = self.build(extra)
-        assert model.bidirectional is True
+        assert model.bidirectional is True, f"{extra} built a model whose .bidirectional is not True"
         assert self._future_changes_past(model), "a bidirectional model's first output must see the last input"
         out, _ = model(self.inputs())
         assert out.shape == (self.batch_size, self.seq_len, model.output_size)

@@ -28,7 +28,7 @@ from seqlab.checkpoint import load_module, read_checkpoint
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 from seqlab.tasks.base import Task
-from seqlab.testing.compose import compose_run_config, option_file
+from seqlab.testing.compose import USAGE, compose_run_config, option_file, usage_line
 
 TRAINER = [
     "trainer.max_steps=4",
@@ -83,9 +83,8 @@ class TaskContract:
         assert issubclass(cls.module_class, pl.LightningModule)
         path = option_file("task", self.task_name)
         assert path is not None, f"no YAML file provides task={self.task_name}"
-        comments = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
-        assert any(f"task={self.task_name}" in line for line in comments), (
-            f"{path} needs a comment line showing how to invoke it (python -m seqlab task={self.task_name} ...)"
+        assert usage_line(path, "task", self.task_name) is not None, (
+            f"{path} must start with comment lines, one of them '# ... {USAGE} task={self.task_name} ...'"
         )
 
     def test_config_composes_and_validates(self, tmp_path: Path) -> None:

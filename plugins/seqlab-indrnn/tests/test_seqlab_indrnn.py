@@ -1,13 +1,15 @@
-"""seqlab-indrnn: the seqlab model contract, plus IndRNN's own equation and options."""
+"""seqlab-indrnn: the seqlab model and decoder contracts, plus IndRNN's own equation and options."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from seqlab_indrnn.decoder import IndRNNDecoder, IndRNNDecoderConfig
 from seqlab_indrnn.model import IndRNN, IndRNNConfig, reverse_padded
 
 from seqlab.errors import ConfigError
-from seqlab.testing import ModelContract
+from seqlab.models.decoder import Decoder
+from seqlab.testing import DecoderContract, ModelContract
 
 
 class TestIndRNNContract(ModelContract):
@@ -74,3 +76,39 @@ def test_reverse_padded_reverses_only_valid_steps():
 def test_bad_config_names_the_key(key, value):
     with pytest.raises(ConfigError, match=f"model.{key}"):
         IndRNN(3, IndRNNConfig(**{key: value}))
+
+
+# ---- the decoder ----------------------------------------------------------------------------------------------------
+class TestIndRNNDecoderContract(DecoderContract):
+    decoder_name = "indrnn"
+
+    def make_decoder(self) -> Decoder:
+        config = IndRNNDecoderConfig(hidden_size=16, embedding_dim=6)
+        return IndRNNDecoder(self.vocab_size, self.memory_size, config)
+
+
+class TestIndRNNDecoderWithoutAttentionContract(DecoderContract):
+    decoder_name = "indrnn"
+
+    def make_decoder(self) -> Decoder:
+        return IndRNNDecoder(self.vocab_size, None, IndRNNDecoderConfig(hidden_size=16, attention=False))
+
+    def memory(self, seed: int = 1):
+        """No memory: the first state comes from an encoder state (layers, B, hidden_size)."""
+        gen = torch.Generator().manual_seed(seed)
+        return None, None, torch.randn(2, self.batch_size, 16, generator=gen)
+
+
+def test_decoder_step_is_the_equation():
+    torch.manual_seed(0)
+    decoder = IndRNNDecoder(5, None, IndRNNDecoderConfig(hidden_size=4, embedding_dim=3, attention=False))
+    h0 = torch.randn(1, 2, 4)
+    tokens = torch.tensor([1, 3])
+    logits, state, attention = decoder.step(tokens, h0)
+    h = torch.relu(decoder.input(decoder.embedding(tokens)) + decoder.recurrent * h0[0])
+    assert torch.allclose(state[0], h) and torch.allclose(logits, decoder.out(h)) and attention is None
+
+
+def test_decoder_without_memory_needs_no_attention():
+    with pytest.raises(ConfigError, match="decoder.attention"):
+        IndRNNDecoder(5, None, IndRNNDecoderConfig())

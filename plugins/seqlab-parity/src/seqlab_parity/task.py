@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
-from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.base import Task, check_model_serves, check_tbptt_applies, task_config
+from seqlab.training.tbptt_check import check_positive, check_tbptt
 from seqlab_parity.data import ParityDataModule
 from seqlab_parity.module import ParityModule
 
@@ -18,6 +19,7 @@ TARGETS = ("running", "final")
 class ParityConfig:
     name: str = "parity"
     seq_len: int = 32
+    min_len: int | None = None
     target: str = "running"
     batch_size: int = 32
     tbptt_steps: int | None = None
@@ -30,8 +32,7 @@ class ParityConfig:
 class ParityTask(Task):
     """Running parity (label every step; causal) or the parity of the whole sequence (one label)."""
 
-    name = "parity"
-    Config = ParityConfig
+    Config = ParityConfig  # name: "parity", from ParityConfig.name
     module_class = ParityModule
     causal = True  # for the default target=running; target=final accepts a bidirectional model
 
@@ -41,19 +42,22 @@ class ParityTask(Task):
         if task.target not in TARGETS:
             raise ConfigError("task.target", f"unknown target '{task.target}'", allowed=TARGETS)
         if task.target == "running":
-            super().check(cfg)
-        for key in ("seq_len", "batch_size", "train_size", "val_size", "test_size"):
-            if getattr(task, key) < 1:
-                raise ConfigError(f"task.{key}", f"must be >= 1, got {getattr(task, key)}")
-        if task.tbptt_steps is not None:
-            if not 1 <= task.tbptt_steps <= task.seq_len:
-                raise ConfigError(
-                    "task.tbptt_steps", f"must be in [1, task.seq_len={task.seq_len}] or null, got {task.tbptt_steps}"
-                )
-            if cfg.model.get("bidirectional", False):
-                raise ConfigError(
-                    "task.tbptt_steps", "truncated BPTT means nothing for a bidirectional model", allowed=["null"]
-                )
+            super().check(cfg)  # the model serves the task, is not bidirectional, and TBPTT applies to it
+        else:  # the same checks without the causal one
+            check_model_serves(cls, cfg)
+            check_tbptt_applies(cfg)
+        check_positive(task, "seq_len", "batch_size", "train_size", "val_size", "test_size")
+        if task.min_len is not None and not 1 <= task.min_len <= task.seq_len:
+            raise ConfigError(
+                "task.min_len", f"must be in [1, task.seq_len={task.seq_len}] or null, got {task.min_len}"
+            )
+        check_tbptt(task.tbptt_steps, task.seq_len, "task.seq_len")
+        if task.tbptt_steps is not None and (task.min_len or task.seq_len) < task.seq_len:
+            raise ConfigError(
+                "task.tbptt_steps",
+                "variable lengths (task.min_len < task.seq_len) need full BPTT: a chunk could hold no step of a row",
+                allowed=["null"],
+            )
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[ParityModule, ParityDataModule]:
