@@ -28,6 +28,7 @@ from seqlab.training.ddp import (
 from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
+from seqlab.training.tbptt import TBPTTModule
 from seqlab.training.threads import apply_threads
 from seqlab.training.throughput import ThroughputMeter
 from seqlab.training.trainer import build_trainer, find_callback
@@ -133,6 +134,7 @@ def _fit_and_test(
         "run_dir": str(run_dir),
         "interrupted": interrupted is not None,
         **({"test_skipped": True} if test_skipped else {}),
+        **(module.extra_results() if isinstance(module, TBPTTModule) else {}),
     }
     if trainer.is_global_zero:
         write_json(run_dir / RESULTS_FILE, results)

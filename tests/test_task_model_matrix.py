@@ -80,6 +80,17 @@ TASKS: dict[str, list[str]] = {
         "task.batch_size=8",
         "task.plot=false",
     ],
+    "translate": [
+        "task.data.synthetic=reverse",
+        "task.data.synthetic_pairs=40",
+        "task.batch_size=8",
+        "task.embedding_dim=8",
+        "task.decoder.hidden_size=8",
+        "task.decoder.embedding_dim=8",
+        "task.decode.val_sentences=4",
+        "task.decode.beam_size=2",
+        "task.decode.show=1",
+    ],
 }
 if importlib.util.find_spec("seqlab_parity") is not None:
     TASKS["parity"] = [
@@ -102,6 +113,8 @@ REFUSED = {
     ("forecast", "bow"),
     ("parity", "bow"),
     ("parity", "cnn"),
+    ("translate", "bow"),
+    ("translate", "cnn"),
 }
 
 

@@ -74,3 +74,15 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def _usable(self, n: int) -> int:
         return n - n % self.world if self.shuffle and n >= self.world else n
+
+
+def reverse_padded(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each row of ``ids`` ``(B, T, ...)`` reversed within its length; padding stays where it is.
+
+    ``out[b, t] = ids[b, lengths[b] - 1 - t]`` for ``t < lengths[b]``, else ``ids[b, t]``. Its own inverse.
+    """
+    steps = torch.arange(ids.size(1), device=ids.device)
+    lengths = lengths.to(ids.device)[:, None]
+    index = torch.where(steps[None] < lengths, lengths - 1 - steps[None], steps[None])  # (B, T)
+    index = index.view(*index.shape, *([1] * (ids.dim() - 2))).expand_as(ids)
+    return ids.gather(1, index)

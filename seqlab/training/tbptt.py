@@ -106,6 +106,10 @@ class TBPTTModule(pl.LightningModule):
     def split_batch(self, batch: Any) -> list[Any]:
         return split_time(batch, self.tbptt_steps)
 
+    def extra_results(self) -> dict[str, Any]:
+        """Entries a task adds to results.json beyond the logged metrics (e.g. a metric's signature)."""
+        return {}
+
     def whole_batch_loss(self, batch: Any) -> StepResult:
         """One training batch as a single chunk from a zero state (full BPTT; used by the grad-flow recorder)."""
         return self.train_chunk(batch, None)

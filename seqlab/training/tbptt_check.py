@@ -7,12 +7,12 @@ from typing import Any
 from seqlab.errors import ConfigError
 
 
-def check_positive(task: Any, *keys: str) -> None:
-    """Raise ConfigError for the first ``task.<key>`` below 1."""
+def check_positive(task: Any, *keys: str, prefix: str = "task") -> None:
+    """Raise ConfigError for the first ``<prefix>.<key>`` below 1."""
     for key in keys:
         value = getattr(task, key)
         if value < 1:
-            raise ConfigError(f"task.{key}", f"must be >= 1, got {value}")
+            raise ConfigError(f"{prefix}.{key}", f"must be >= 1, got {value}")
 
 
 def check_tbptt(tbptt_steps: int | None, seq_len: int, length_name: str = "the sequence length") -> None:

@@ -1,0 +1,54 @@
+"""The ``decoder`` role of task translate: ``task.decoder.name`` picks a registered decoder (entry-point group
+``seqlab.decoders``), the other keys of ``task.decoder`` are that decoder's ``Config`` fields.
+
+A decoder class is built as ``Decoder(vocab_size, memory_size, config)``. The YAML lists the built-in ``rnn``
+decoder's keys; a plugin decoder takes the keys its ``Config`` declares, and an ``rnn`` key left at its default is
+not an error for it (so ``task.decoder.name=mine`` works without deleting keys), while one set to another value is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from seqlab import registry
+from seqlab.config.schema import to_dataclass
+from seqlab.errors import ConfigError
+from seqlab.models.rnn_decoder import RNNDecoderConfig
+
+
+def decoder_config(node: dict[str, Any]) -> Any:
+    """The typed config of the decoder ``node["name"]`` names, from the other keys of ``node``."""
+    name = node.get("name", "rnn")
+    if name not in registry.names("decoder"):
+        hint = registry.disabled_hint("decoder", name)
+        raise ConfigError("task.decoder.name", f"unknown decoder '{name}'{hint}", allowed=registry.names("decoder"))
+    decoder_cls = registry.get_decoder(name)
+    schema = getattr(decoder_cls, "Config", None)
+    if schema is None:
+        raise ConfigError("task.decoder.name", f"decoder '{name}' declares no Config dataclass")
+    declared = {f.name for f in dataclasses.fields(schema)}
+    rnn_defaults = dataclasses.asdict(RNNDecoderConfig())
+    keys: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "name":
+            continue
+        if key in declared:
+            keys[key] = value
+        elif rnn_defaults.get(key, object()) != value:
+            raise ConfigError(f"task.decoder.{key}", f"decoder '{name}' has no such key", allowed=sorted(declared))
+    return to_dataclass(schema, keys, "task.decoder")
+
+
+def build_decoder(node: dict[str, Any], vocab_size: int, memory_size: int | None) -> Any:
+    """The decoder ``node`` describes; its own ConfigErrors (``decoder.<key>``) are named ``task.decoder.<key>``."""
+    config = decoder_config(node)
+    decoder_cls = registry.get_decoder(node.get("name", "rnn"))
+    try:
+        return decoder_cls(vocab_size, memory_size, config)
+    except ConfigError as exc:
+        if exc.key.startswith("task."):
+            raise
+        key = exc.key if exc.key.startswith("decoder.") else f"decoder.{exc.key}"
+        message = str(exc).split(": ", 1)[1].split(" (allowed:")[0]
+        raise ConfigError(f"task.{key}", message, allowed=exc.allowed) from None

@@ -1,0 +1,99 @@
+"""Task ``translate``: sequence-to-sequence translation with an encoder (``model``), a bridge and a decoder
+(``task.decoder``) with attention, decoded by greedy, sampling or beam search (one model or an ensemble)."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from seqlab.errors import ConfigError
+from seqlab.models.bridge import BRIDGES
+from seqlab.models.capabilities import Needs
+from seqlab.tasks.base import Task, build_model, task_config
+from seqlab.tasks.translate.config import DECODE_METHODS, DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
+from seqlab.tasks.translate.data import TranslationDataModule
+from seqlab.tasks.translate.decoder_role import build_decoder
+from seqlab.tasks.translate.module import TranslationModule
+from seqlab.training.tbptt_check import check_positive
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"unknown value '{value}'", allowed=allowed)
+
+
+def _encoder_size(cfg: DictConfig) -> int:
+    """The encoder's output size (its memory width), from a tiny build of the configured model."""
+    return int(build_model(cfg.model, 8).output_size)
+
+
+class TranslateTask(Task):
+    """Source sentence -> target sentence (English <-> French on eng-fra, or any TSV of pairs)."""
+
+    Config = TranslateConfig
+    module_class = TranslationModule
+    causal = False  # the encoder reads the whole source: it may be bidirectional (the decoder is causal)
+    needs = Needs(per_step=True, inputs=("embeddings",))  # attention reads the encoder's output at every step
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        if cfg.task.get("tbptt_steps") is not None:
+            raise ConfigError(
+                "task.tbptt_steps",
+                "a sentence pair is decoded as one sequence, so translation trains with full BPTT",
+                allowed=["null"],
+            )
+        super().check(cfg)
+        task = task_config(cfg)
+        _choice("task.data.direction", task.data.direction, DIRECTIONS)
+        _choice("task.data.normalize", task.data.normalize, NORMALIZATIONS)
+        _choice("task.tokens", task.tokens, TOKENS)
+        _choice("task.bridge", task.bridge, BRIDGES)
+        _choice("task.decode.method", task.decode.method, DECODE_METHODS)
+        _choice("task.sentencepiece.model_type", task.sentencepiece.model_type, ("unigram", "bpe"))
+        check_positive(task, "embedding_dim", "batch_size", "bucket_batches")
+        check_positive(task.decode, "beam_size", "batch_size", prefix="task.decode")
+        if task.data.max_len is not None and task.data.max_len < 1:
+            raise ConfigError("task.data.max_len", f"must be >= 1 or null, got {task.data.max_len}")
+        for key in ("dropout",):
+            if not 0.0 <= getattr(task, key) < 1.0:
+                raise ConfigError(f"task.{key}", f"must be in [0, 1), got {getattr(task, key)}")
+        if not 0.0 <= task.teacher_forcing <= 1.0:
+            raise ConfigError("task.teacher_forcing", f"must be in [0, 1], got {task.teacher_forcing}")
+        if task.decode.alpha < 0 or task.decode.max_len_ratio <= 0 or task.decode.max_len_extra < 0:
+            raise ConfigError("task.decode", "needs alpha >= 0, max_len_ratio > 0 and max_len_extra >= 0")
+        if task.decode.val_sentences < 0 or task.decode.show < 0:
+            raise ConfigError("task.decode", "val_sentences and show must be >= 0")
+        if task.decode.method == "sample" and task.decode.temperature < 0:
+            raise ConfigError("task.decode.temperature", f"must be >= 0, got {task.decode.temperature}")
+        cls._check_sizes(cfg, task)
+        build_decoder(task.decoder, 8, _encoder_size(cfg))  # the decoder checks its own keys; tiny and cheap
+
+    @staticmethod
+    def _check_sizes(cfg: DictConfig, task: TranslateConfig) -> None:
+        """Size mismatches that would otherwise fail inside the first step: luong_dot and bridge=last."""
+        hidden = int(task.decoder.get("hidden_size", 0))
+        model = cfg.model
+        if "hidden_size" not in model or not hidden:
+            return
+        encoder_size = int(model.hidden_size) * (2 if model.get("bidirectional", False) else 1)
+        if task.decoder.get("attention") == "luong_dot" and encoder_size != hidden:
+            raise ConfigError(
+                "task.decoder.attention",
+                f"luong_dot scores h_t . m_s and needs the decoder's hidden_size ({hidden}) to equal the encoder's "
+                f"output size ({encoder_size})",
+                allowed=["bahdanau", "luong_general", "none"],
+            )
+        if task.bridge == "last" and encoder_size != hidden:
+            raise ConfigError(
+                "task.bridge",
+                f"'last' hands the encoder's {encoder_size} state units to a decoder of hidden size {hidden}; "
+                "make them equal or use project",
+                allowed=["project", "zero"],
+            )
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[TranslationModule, TranslationDataModule]:
+        data = TranslationDataModule(task_config(cfg))
+        data.prepare()
+        tokenizers = {"source": data.src_tokenizer.state(), "target": data.tgt_tokenizer.state()}
+        return TranslationModule(cfg, data.src_vocab.itos, data.tgt_vocab.itos, tokenizers), data
