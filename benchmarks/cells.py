@@ -39,6 +39,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_model, markdown_table, write_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 IMPLS = ("fused", "cells-eager", "cells-compiled")
 
@@ -163,14 +166,12 @@ def peak_memory(step, device: str) -> tuple[float | None, str]:
 
 
 def machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        info["cpu_model"] = next(
-            line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")
-        )
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        info["cpu_model"] = platform.processor() or "unknown"
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model() or "unknown",
+    }
     import torch
 
     info["torch"] = torch.__version__
@@ -198,7 +199,7 @@ def table(rows: list[dict]) -> str:
     impls = [i for i in (*IMPLS, "cells-inductor") if any(r["impl"] == i for r in rows)]
     head = ["cell", "H", "T"] + [f"{i} tok/s" for i in impls] + [f"{i} MiB" for i in impls]
     head += [f"fused/{i.removeprefix('cells-')}" for i in impls if i != "fused"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     keys = sorted({(r["mode"], r["hidden"], r["length"]) for r in rows}, key=lambda k: (IMPL_ORDER(k[0]), k[1], k[2]))
     for key in keys:
         by = {r["impl"]: r for r in rows if (r["mode"], r["hidden"], r["length"]) == key}
@@ -210,8 +211,8 @@ def table(rows: list[dict]) -> str:
             if i != "fused":
                 other = by.get(i, {}).get("tokens_per_s")
                 cells.append(f"{fused / other:.2f}x" if fused and other else "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return markdown_table(head, body)
 
 
 def IMPL_ORDER(mode: str) -> int:  # noqa: N802 - sort key for modes
@@ -280,8 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     meta["loadavg_end"] = os.getloadavg()
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     meta["memory_method"] = next((r["memory_method"] for r in rows if "memory_method" in r), None)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    write_json(args.out, {"meta": meta, "rows": rows})
     print(table(rows))
     info, threads = meta["machine"], rows[0].get("threads", "?") if rows else "?"
     print(

@@ -11,18 +11,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_results  # noqa: E402
+from _common import machine, markdown_table, publish, seqlab_config  # noqa: E402
 
-from seqlab.config.preflight import compose_checked  # noqa: E402
 from seqlab.run import run  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
-    from hydra import initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
-    from seqlab.config.store import register_configs
-
     epochs = next((int(a.split("=")[1]) for a in argv if a.startswith("epochs=")), 3)
     overrides = [a for a in argv if not a.startswith("epochs=")]
     # budget=long: the issue-2 settings (64 x 100, constant lr 2e-3, a validation per epoch), not the 5-minute default
@@ -36,10 +30,7 @@ def main(argv: list[str]) -> None:
         "task.sample.length=300",
         *overrides,
     ]
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose_checked(overrides)
+    cfg = seqlab_config(overrides, checked=True)
     with tempfile.TemporaryDirectory() as tmp:
         results = run(cfg, Path(tmp) / "run")
     row = {
@@ -57,10 +48,8 @@ def main(argv: list[str]) -> None:
             "fit_seconds",
         )
     }
-    print("| " + " | ".join(row) + " |")
-    print("|" + "---|" * len(row))
-    print("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
-    path = write_results(
+    publish(
+        markdown_table(list(row), [[f"{v:.4g}" if isinstance(v, float) else v for v in row.values()]]),
         "charlm",
         {
             "command": "python benchmarks/charlm.py " + " ".join(argv),
@@ -69,7 +58,6 @@ def main(argv: list[str]) -> None:
             "results": row,
         },
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -28,10 +28,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_results  # noqa: E402
+from _common import machine, markdown_table, options, publish  # noqa: E402
 
 from seqlab.training.threads import Registry  # noqa: E402
 
+SPEC = {"steps": (int, 40), "torch_steps": (int, None), "quiet": (float, 0.8)}
+COLUMNS = {
+    "runs at once": "{runs}",
+    "hardware.threads": "{threads}",
+    "steps": "{steps}",
+    "tokens/s per run": lambda row: " / ".join(f"{r['tokens_per_second']:,.0f}" for r in row["per_run"]),
+    "tokens/s together": "{together:,.0f}",
+    "vs one alone": "{vs_alone:.2f}x",
+    "load before / after": "{load_before:.2f} / {load_after:.2f}",
+}
 # the char LM of issue 2 (embedding 64, LSTM 2 x 256), pinned to its 64 x 100-character batches: the batch of the
 # figures in issue 12, whatever the default budget's batch is
 ARGS = [
@@ -102,30 +112,27 @@ def run_together(count: int, threads: str, steps: int) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    args = dict(a.split("=", 1) for a in argv)
-    steps = int(args.get("steps", 40))
-    torch_steps = int(args.get("torch_steps", steps))
+    a = options(argv, SPEC, __doc__)
+    steps = a["steps"]
+    torch_steps = steps if a["torch_steps"] is None else a["torch_steps"]
     rows = []
     for count, threads, n in [(1, "auto", steps), (2, "torch", torch_steps), (2, "auto", steps)]:
-        wait_quiet(float(args.get("quiet", 0.8)))
+        wait_quiet(a["quiet"])
         rows.append(run_together(count, threads, n))
-    alone = rows[0]["together"]
-    print(
-        "| runs at once | hardware.threads | steps | tokens/s per run | tokens/s together | vs one alone | "
-        "load before / after |\n|---|---|---|---|---|---|---|"
-    )
     for row in rows:
-        row["vs_alone"] = row["together"] / alone
-        per_run = " / ".join(f"{r['tokens_per_second']:,.0f}" for r in row["per_run"])
-        print(
-            f"| {row['runs']} | {row['threads']} | {row['steps']} | {per_run} | {row['together']:,.0f} | "
-            f"{row['vs_alone']:.2f}x | {row['load_before']:.2f} / {row['load_after']:.2f} |"
-        )
+        row["vs_alone"] = row["together"] / rows[0]["together"]
     goal = rows[2]["vs_alone"] >= 0.9
-    print(f"goal (two auto runs together >= 0.9x one alone): {'met' if goal else 'NOT met'}")
-    command = "python benchmarks/concurrency.py " + " ".join(argv)
-    path = write_results("concurrency", {"command": command, "machine": machine(), "rows": rows, "goal_met": goal})
-    print(f"wrote {path}")
+    publish(
+        markdown_table(COLUMNS, rows)
+        + f"\ngoal (two auto runs together >= 0.9x one alone): {'met' if goal else 'NOT met'}",
+        "concurrency",
+        {
+            "command": "python benchmarks/concurrency.py " + " ".join(argv),
+            "machine": machine(),
+            "rows": rows,
+            "goal_met": goal,
+        },
+    )
 
 
 if __name__ == "__main__":

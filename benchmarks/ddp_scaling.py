@@ -17,7 +17,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_results  # noqa: E402
+from _common import machine, markdown_table, options, publish  # noqa: E402
+
+SPEC = {"steps": (int, 40), "accelerator": (str, "cpu"), "devices": (str, "1,2")}
+COLUMNS = {
+    "devices": "{devices}",
+    "threads/rank": "{threads_per_rank}",
+    "tokens/s (all ranks)": "{tokens_per_second:,.0f}",
+    "speed-up": "{speedup:.2f}x",
+    "fit s": "{fit_seconds:.1f}",
+}
 
 
 def run_once(devices: int, steps: int, accelerator: str) -> dict:
@@ -56,22 +65,15 @@ def run_once(devices: int, steps: int, accelerator: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    args = dict(a.split("=", 1) for a in argv)
-    steps, accelerator = int(args.get("steps", 40)), args.get("accelerator", "cpu")
-    rows = [run_once(int(d), steps, accelerator) for d in args.get("devices", "1,2").split(",")]
-    base = rows[0]["tokens_per_second"]
-    print("| devices | threads/rank | tokens/s (all ranks) | speed-up | fit s |\n|---|---|---|---|---|")
+    a = options(argv, SPEC, __doc__)
+    rows = [run_once(int(d), a["steps"], a["accelerator"]) for d in a["devices"].split(",")]
     for row in rows:
-        row["speedup"] = row["tokens_per_second"] / base
-        print(
-            f"| {row['devices']} | {row['threads_per_rank']} | {row['tokens_per_second']:,.0f} | "
-            f"{row['speedup']:.2f}x | {row['fit_seconds']:.1f} |"
-        )
-    path = write_results(
-        f"ddp_scaling_{accelerator}",
+        row["speedup"] = row["tokens_per_second"] / rows[0]["tokens_per_second"]
+    publish(
+        markdown_table(COLUMNS, rows),
+        f"ddp_scaling_{a['accelerator']}",
         {"command": "python benchmarks/ddp_scaling.py " + " ".join(argv), "machine": machine(), "rows": rows},
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
 
-from seqlab.cli_args import parse_key_values
-from seqlab.config.store import register_configs
-from seqlab.run import run
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_model, markdown_table, options, seqlab_config, write_json  # noqa: E402
+
+from seqlab.run import run  # noqa: E402
 
 SPEC = {
     "models": (str, "rnn,lstm,gru"),
@@ -47,6 +45,18 @@ SPEC = {
     "extra": (str, ""),
     "reuse": (bool, False),
 }
+
+
+HEAD = [
+    "forecaster",
+    "params",
+    "epochs (steps)",
+    "test MASE (mean ± sd over seeds)",
+    "per seed",
+    "test MAE",
+    "test RMSE",
+    "fit s/run",
+]
 
 
 def overrides(a: dict, model: str, seed: int) -> list[str]:
@@ -71,11 +81,8 @@ def overrides(a: dict, model: str, seed: int) -> list[str]:
 
 
 def run_one(a: dict, model: str, seed: int, root: Path) -> dict:
-    register_configs()
-    GlobalHydra.instance().clear()
     args = overrides(a, model, seed)
-    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=args)
+    cfg = seqlab_config(args)
     run_dir = root / "runs" / f"{model}_seed{seed}"
     done = run_dir / "results.json"
     results = json.loads(done.read_text()) if a["reuse"] and done.is_file() else run(cfg, run_dir)
@@ -89,46 +96,33 @@ def _fmt(values: list[float]) -> str:
 
 
 def table(rows: list[dict], a: dict) -> str:
-    lines = [
-        "| forecaster | params | epochs (steps) | test MASE (mean ± sd over seeds) | per seed | test MAE | "
-        "test RMSE | fit s/run |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = []
     for model in a["models"].split(","):
         runs = [r for r in rows if r["model"] == model]
         if not runs:
             continue
         mase = [r["test/mase"] for r in runs]
         lines.append(
-            f"| {model} (hidden {a['hidden']}, {a['layers']} layer) | {runs[0]['trainable_parameters']} | "
-            f"{runs[0]['epochs']} ({runs[0]['optimizer_steps']}) | {_fmt(mase)} | "
-            f"{', '.join(f'{m:.3f}' for m in mase)} | {_fmt([r['test/mae'] for r in runs])} | "
-            f"{_fmt([r['test/rmse'] for r in runs])} | {statistics.mean(r['fit_seconds'] for r in runs):.0f} |"
+            [
+                f"{model} (hidden {a['hidden']}, {a['layers']} layer)",
+                runs[0]["trainable_parameters"],
+                f"{runs[0]['epochs']} ({runs[0]['optimizer_steps']})",
+                _fmt(mase),
+                ", ".join(f"{m:.3f}" for m in mase),
+                _fmt([r["test/mae"] for r in runs]),
+                _fmt([r["test/rmse"] for r in runs]),
+                f"{statistics.mean(r['fit_seconds'] for r in runs):.0f}",
+            ]
         )
     first = rows[0]
     for name, key in (("naive (last value)", "naive"), ("seasonal naive (m = season)", "seasonal_naive")):
-        lines.append(
-            f"| {name} | 0 | - | {first[f'test/{key}_mase']:.3f} | - | {first[f'test/{key}_mae']:.3f} | "
-            f"{first[f'test/{key}_rmse']:.3f} | - |"
-        )
-    return "\n".join(lines)
-
-
-def machine() -> str:
-    """CPU model and count (Linux), else the platform's machine name."""
-    name = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} CPUs visible"
+        errors = [f"{first[f'test/{key}_{metric}']:.3f}" for metric in ("mase", "mae", "rmse")]
+        lines.append([name, 0, "-", errors[0], "-", *errors[1:], "-"])
+    return markdown_table(HEAD, lines)
 
 
 def main(argv: list[str]) -> None:
-    a = parse_key_values(argv, SPEC)
+    a = options(argv, SPEC, __doc__)
     torch.set_num_threads(a["threads"])  # on a shared 2-core machine one thread per run is much faster
     root = Path(a["out"])
     rows = []
@@ -145,15 +139,14 @@ def main(argv: list[str]) -> None:
     text = table(rows, a)
     summary = {
         "args": a,
-        "machine": machine(),
+        "machine": f"{cpu_model()}, {os.cpu_count()} CPUs visible",
         "torch_threads": a["threads"],
         "wall_seconds": time.time() - started,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "runs": rows,
     }
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_json(root / "summary.json", summary)
     (root / "table.md").write_text(text + "\n")
     print(text)
 

@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, seqlab_config, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # model variants: name -> overrides (lstm-fb1: forget-gate bias 1, Jozefowicz et al. 2015)
@@ -52,7 +53,6 @@ def configs(quick: bool, length: int, tasks: list[str]) -> list[tuple[str, int, 
 
 
 def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, run_dir: Path) -> dict:
-    from seqlab.config.store import register_configs
     from seqlab.errors import TrainingDiverged
     from seqlab.run import run
 
@@ -84,10 +84,7 @@ def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, r
         f"callbacks.grad_flow.every_n_steps={args.steps}",
         "callbacks.grad_flow.max_batch_size=32",
     ]
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = seqlab_config(overrides)
     started = time.time()
     try:
         results = run(cfg, run_dir)
@@ -171,16 +168,14 @@ def main() -> None:
         "threads": args.threads,
         "rows": rows,
     }
-    saved.write_text(json.dumps(meta, indent=1))
+    write_json(saved, meta)
 
 
 def markdown(rows: list[dict]) -> str:
     models = [m for m in VARIANTS if any(r["model"] == m for r in rows)]
-    head = f"| task | length | {' | '.join(models)} | baseline |\n|{'---|' * (len(models) + 3)}\n"
-    lines = []
     order = {"adding": 0, "copy": 1, "seqdigits": 2}
-    keys = sorted({(r["task"], r["length"]) for r in rows}, key=lambda k: (order[k[0]], k[1]))
-    for task, length in keys:
+    body = []
+    for task, length in sorted({(r["task"], r["length"]) for r in rows}, key=lambda k: (order[k[0]], k[1])):
         cells = []
         for model in models:
             r = next((r for r in rows if (r["task"], r["length"], r["model"]) == (task, length, model)), None)
@@ -195,8 +190,8 @@ def markdown(rows: list[dict]) -> str:
             "copy": (f"delay={length}, test acc", "0.125"),
             "seqdigits": (f"pixels T={length}, test acc", "0.100"),
         }[task]
-        lines.append(f"| {task} | {what} | {' | '.join(cells)} | {baseline} |")
-    return head + "\n".join(lines) + "\n"
+        body.append([task, what, *cells, baseline])
+    return markdown_table(["task", "length", *models, "baseline"], body) + "\n"
 
 
 if __name__ == "__main__":

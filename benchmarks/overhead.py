@@ -22,13 +22,19 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_results  # noqa: E402
+from _common import machine, markdown_table, options, publish, seqlab_config  # noqa: E402
 
 from seqlab.models.base import detach_state  # noqa: E402
 from seqlab.tasks.charlm.data import CharVocab, read_corpus  # noqa: E402
 from seqlab.training.stream import StreamBatches  # noqa: E402
 
 BATCH, SEQ, EMB, HIDDEN, LAYERS = 64, 100, 64, 256, 2
+SPEC = {"steps": (int, 30), "warmup": (int, 5), "rounds": (int, 3)}
+COLUMNS = {
+    "plain loop tok/s": "{plain_tok_s:,.0f}",
+    "seqlab tok/s": "{seqlab_tok_s:,.0f}",
+    "seqlab / plain (median of rounds)": "{ratio_median:.3f}",
+}
 
 
 def plain_loop(ids: torch.Tensor, vocab: int, steps: int, warmup: int) -> float:
@@ -72,35 +78,28 @@ class _Timer(pl.Callback):
 
 def seqlab_loop(steps: int, warmup: int, corpus: Path) -> float:
     """Tokens/s of the same training through seqlab (config, TBPTT module, Lightning Trainer)."""
-    from hydra import initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
-    from seqlab.config.preflight import compose_checked
-    from seqlab.config.store import register_configs
     from seqlab.tasks.charlm.task import CharLMTask
     from seqlab.training.trainer import build_trainer
 
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose_checked(
-            [
-                f"task.data.path={corpus}",
-                "model=lstm",
-                f"model.hidden_size={HIDDEN}",
-                f"model.num_layers={LAYERS}",
-                f"task.batch_size={BATCH}",
-                f"task.seq_len={SEQ}",
-                f"task.embedding_dim={EMB}",
-                "logger=none",
-                f"trainer.max_steps={steps + warmup}",
-                "trainer.limit_val_batches=0",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                "optimizer.clip_grad_norm=5.0",
-                "seed=0",
-            ]
-        )
+    cfg = seqlab_config(
+        [
+            f"task.data.path={corpus}",
+            "model=lstm",
+            f"model.hidden_size={HIDDEN}",
+            f"model.num_layers={LAYERS}",
+            f"task.batch_size={BATCH}",
+            f"task.seq_len={SEQ}",
+            f"task.embedding_dim={EMB}",
+            "logger=none",
+            f"trainer.max_steps={steps + warmup}",
+            "trainer.limit_val_batches=0",
+            "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false",
+            "optimizer.clip_grad_norm=5.0",
+            "seed=0",
+        ],
+        checked=True,
+    )
     pl.seed_everything(0, verbose=False)
     module, data = CharLMTask.build(cfg)
     timer = _Timer(warmup)
@@ -111,8 +110,8 @@ def seqlab_loop(steps: int, warmup: int, corpus: Path) -> float:
 
 
 def main(argv: list[str]) -> None:
-    args = {k: int(v) for k, v in (a.split("=") for a in argv)}
-    steps, warmup, rounds = args.get("steps", 30), args.get("warmup", 5), args.get("rounds", 3)
+    a = options(argv, SPEC, __doc__)
+    steps, warmup, rounds = a["steps"], a["warmup"], a["rounds"]
     text, corpus = read_corpus(None)
     vocab = CharVocab.from_text(text)
     ids = vocab.encode(text)
@@ -131,9 +130,8 @@ def main(argv: list[str]) -> None:
         "ratio_median": statistics.median(ratios),
         "ratios": ratios,
     }
-    print("| plain loop tok/s | seqlab tok/s | seqlab / plain (median of rounds) |\n|---|---|---|")
-    print(f"| {row['plain_tok_s']:,.0f} | {row['seqlab_tok_s']:,.0f} | {row['ratio_median']:.3f} |")
-    path = write_results(
+    publish(
+        markdown_table(COLUMNS, [row]),
         "overhead",
         {
             "command": "python benchmarks/overhead.py " + " ".join(argv),
@@ -144,7 +142,6 @@ def main(argv: list[str]) -> None:
             **row,
         },
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
 
-from seqlab.cli_args import parse_key_values
-from seqlab.config.store import register_configs
-from seqlab.run import run
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, options, seqlab_config, write_json  # noqa: E402
+
+from seqlab.run import run  # noqa: E402
 
 SPEC = {
     "models": (str, "bilstm,bow,cnn,lstm,gru"),
@@ -42,6 +41,17 @@ SPEC = {
     "threads": (int, 1),
     "out": (str, "benchmarks/results/sentiment"),
     "extra": (str, ""),
+}
+NAN = float("nan")
+COLUMNS = {
+    "model": "{name}",
+    "params": "{trainable_parameters:,}",
+    "epochs (steps)": "{epochs} ({optimizer_steps})",
+    "test acc": lambda r: f"{r.get('test/acc', NAN):.4f}",
+    "test macro F1": lambda r: f"{r.get('test/f1_macro', NAN):.4f}",
+    "val acc": lambda r: f"{r.get('val/acc', NAN):.4f}",
+    "fit s": "{fit_seconds:.0f}",
+    "train tokens/s": "{tokens_per_second:.0f}",
 }
 
 # each benchmark name -> its model overrides
@@ -78,35 +88,15 @@ def overrides(a: dict, name: str) -> list[str]:
 
 
 def run_one(a: dict, name: str, root: Path) -> dict:
-    register_configs()
-    GlobalHydra.instance().clear()
     args = overrides(a, name)
-    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=args)
-    results = run(cfg, root / "runs" / name)
+    results = run(seqlab_config(args), root / "runs" / name)
     return {"name": name, "command": "python -m seqlab " + " ".join(args), **results}
 
 
-def table(rows: list[dict]) -> str:
-    lines = [
-        "| model | params | epochs (steps) | test acc | test macro F1 | val acc | fit s | train tokens/s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['trainable_parameters']:,} | {r['epochs']} ({r['optimizer_steps']}) | "
-            f"{r.get('test/acc', float('nan')):.4f} | {r.get('test/f1_macro', float('nan')):.4f} | "
-            f"{r.get('val/acc', float('nan')):.4f} | {r['fit_seconds']:.0f} | "
-            f"{r['tokens_per_second']:.0f} |"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: list[str]) -> None:
-    a = parse_key_values(argv, SPEC)
+    a = options(argv, SPEC, __doc__)
     torch.set_num_threads(a["threads"])  # on a shared 2-core machine one thread per run is much faster
     root = Path(a["out"])
-    root.mkdir(parents=True, exist_ok=True)
     summary_path = root / "summary.json"
     previous = json.loads(summary_path.read_text())["runs"] if summary_path.is_file() else []
     rows = []
@@ -114,7 +104,7 @@ def main(argv: list[str]) -> None:
         started = time.time()
         row = {**run_one(a, name, root), "args": a, "run_wall_seconds": time.time() - started}
         rows.append(row)
-        print(f"{name}: test/acc={row.get('test/acc', float('nan')):.4f} fit {row['fit_seconds']:.0f}s", flush=True)
+        print(f"{name}: test/acc={row.get('test/acc', NAN):.4f} fit {row['fit_seconds']:.0f}s", flush=True)
         done = {r["name"] for r in rows}
         merged = [r for r in previous if r["name"] not in done] + rows
         summary = {
@@ -123,9 +113,9 @@ def main(argv: list[str]) -> None:
             "torch": torch.__version__,
             "runs": merged,
         }
-        summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        (root / "table.md").write_text(table(merged) + "\n")
-    print(table(rows))
+        write_json(summary_path, summary)
+        (root / "table.md").write_text(markdown_table(COLUMNS, merged) + "\n")
+    print(markdown_table(COLUMNS, rows))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_results  # noqa: E402
+from _common import machine, markdown_table, options, publish  # noqa: E402
+
+SPEC = {"runs": (int, 5), "root": (str, None), "name": (str, "startup")}
 
 COMMANDS = {  # label -> (arguments after ``python``, expected exit code)
     "bad option (`python -m seqlab model=lstmx`)": (["-m", "seqlab", "model=lstmx"], 2),
@@ -43,11 +45,11 @@ def time_once(args: list[str], expected: int, cwd: Path, env: dict[str, str]) ->
 
 
 def main(argv: list[str]) -> None:
-    args = dict(a.split("=", 1) for a in argv)
-    runs, name = int(args.get("runs", 5)), args.get("name", "startup")
+    a = options(argv, SPEC, __doc__)
+    runs = a["runs"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    if "root" in args:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(args["root"]).resolve()), env.get("PYTHONPATH")) if p)
+    if a["root"]:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(a["root"]).resolve()), env.get("PYTHONPATH")) if p)
     times: dict[str, list[float]] = {label: [] for label in COMMANDS}
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,17 +73,17 @@ def main(argv: list[str]) -> None:
         {"command": label, "median_s": statistics.median(t), "min_s": min(t), "max_s": max(t), "runs": t}
         for label, t in times.items()
     ]
-    print(f"| command | median s (of {runs}) | min s | max s |\n|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['command']} | {row['median_s']:.2f} | {row['min_s']:.2f} | {row['max_s']:.2f} |")
+    columns = {
+        "command": "{command}",
+        f"median s (of {runs})": "{median_s:.2f}",
+        "min s": "{min_s:.2f}",
+        "max s": "{max_s:.2f}",
+    }
     load = {"start": load_start, "end": os.getloadavg()}
-    print(
-        "\nload average (1, 5, 15 min): "
-        + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in load.items())
-        + f"; seqlab from {where}"
-    )
-    path = write_results(
-        name,
+    averages = "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in load.items())
+    publish(
+        markdown_table(columns, rows) + f"\n\nload average (1, 5, 15 min): {averages}; seqlab from {where}",
+        a["name"],
         {
             "command": "python benchmarks/startup.py " + " ".join(argv),
             "seqlab": where,
@@ -91,7 +93,6 @@ def main(argv: list[str]) -> None:
             "rows": rows,
         },
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, seqlab_config, write_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+HEAD = ["length", "mode", "saved for backward (MiB)", "RSS growth (MiB)", "optimizer steps / batch"]
 MODES = {
     "full": ["task.tbptt_steps=null"],
     "tbptt": ["task.tbptt_steps={k}"],
@@ -46,9 +50,7 @@ def rss_kib(field: str) -> int:
 
 def worker(spec: dict) -> dict:
     import torch
-    from hydra import compose, initialize_config_module
 
-    from seqlab.config.store import register_configs
     from seqlab.tasks.copy.task import CopyTask
 
     torch.set_num_threads(spec["threads"])
@@ -66,9 +68,7 @@ def worker(spec: dict) -> dict:
         "task.data.test_size=16",
         *[o.format(k=k) for o in MODES[spec["mode"]]],
     ]
-    register_configs()
-    with initialize_config_module(config_module="seqlab.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = seqlab_config(overrides)
     module, data = CopyTask.build(cfg)
     meter = StepMemory()
     trainer = pl.Trainer(
@@ -189,23 +189,17 @@ def main() -> None:
             row = run_one({"length": length, "mode": mode, "k": args.k, "threads": args.threads})
             rows.append(row)
             print(json.dumps(row), flush=True)
-    lines = [
-        "| length | mode | saved for backward (MiB) | RSS growth (MiB) | optimizer steps / batch |",
-        "|---|---|---|---|---|",
+    body = [
+        [r["length"], r["mode"], f"error: {r['error']}", "", ""]
+        if "error" in r
+        else [r["length"], r["mode"], f"{r['saved_mib']:.1f}", f"{r['rss_mib']:.1f}", r["optimizer_steps"] // 3]
+        for r in rows
     ]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['length']} | {r['mode']} | error: {r['error']} | | |")
-        else:
-            lines.append(
-                f"| {r['length']} | {r['mode']} | {r['saved_mib']:.1f} | {r['rss_mib']:.1f} | "
-                f"{r['optimizer_steps'] // 3} |"
-            )
-    table = "\n".join(lines) + "\n"
+    table = markdown_table(HEAD, body) + "\n"
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tbptt_memory.md").write_text(table)
-    (args.out / "tbptt_memory.json").write_text(json.dumps({"k": args.k, "rows": rows}, indent=1))
+    write_json(args.out / "tbptt_memory.json", {"k": args.k, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -19,9 +19,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_results  # noqa: E402
+from _common import machine, markdown_table, options, publish  # noqa: E402
 
-from seqlab.cli_args import parse_key_values  # noqa: E402
 from seqlab.models.varlen import run_packed, run_segmented  # noqa: E402
 
 SPEC = {
@@ -34,6 +33,15 @@ SPEC = {
     "device": (str, "cpu"),
     "cells": (str, "lstm,gru,rnn"),
     "directions": (str, "1,2"),
+}
+COLUMNS = {
+    "cell": "{cell}",
+    "directions": "{directions}",
+    "packed s": "{packed_s:.3f}",
+    "segmented s": "{segmented_s:.3f}",
+    "speed-up": "{speedup:.1f}x",
+    "segmented tokens/s": "{segmented_tok_s:,.0f}",
+    "equal": "{outputs_equal}",
 }
 FUSED = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -62,7 +70,7 @@ def time_step(path, module: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, 
 
 
 def main(argv: list[str]) -> None:
-    a = parse_key_values(argv, SPEC)
+    a = options(argv, SPEC, __doc__)
     torch.set_num_threads(a["threads"])
     torch.manual_seed(0)
     lengths = review_lengths(a["batch"], a["max_len"])
@@ -90,20 +98,12 @@ def main(argv: list[str]) -> None:
                     "outputs_equal": same,
                 }
             )
-    lines = [
+    heading = (
         f"batch {a['batch']}, lengths {int(lengths.min())}-{int(lengths.max())} ({tokens} tokens), "
-        f"emb {a['emb']}, hidden {a['hidden']}, {a['device']}, {a['threads']} threads; forward + backward",
-        "| cell | directions | packed s | segmented s | speed-up | segmented tokens/s | equal |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['cell']} | {r['directions']} | {r['packed_s']:.3f} | {r['segmented_s']:.3f} | "
-            f"{r['speedup']:.1f}x | {r['segmented_tok_s']:,.0f} | {r['outputs_equal']} |"
-        )
-    print("\n".join(lines))
-    path = write_results("varlen", {"args": a, "machine": machine(), "tokens": tokens, "rows": rows})
-    print(f"wrote {path}")
+        f"emb {a['emb']}, hidden {a['hidden']}, {a['device']}, {a['threads']} threads; forward + backward"
+    )
+    table = markdown_table(COLUMNS, rows)
+    publish(heading + "\n" + table, "varlen", {"args": a, "machine": machine(), "tokens": tokens, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -103,6 +103,30 @@ def test_layerwise_stepping_computes_what_the_fused_stack_computes(model):
     assert all(len(v) == 7 and all(n > 0 for n in v) for v in flow.layer_time_norms.values())
 
 
+@pytest.mark.parametrize("extra", [["model.num_layers=2"], ["model.impl=cells"]])
+def test_recorder_leaves_the_encoders_forward_alone(extra):
+    """The encoder steps through its public ``recording_steps``: its forward is never replaced, even meanwhile."""
+    torch.manual_seed(0)
+    module, _ = adding_module("lstm", seq_len=4, hidden=3, extra=extra)
+    batch = adding_data(2, 4, seed=1)
+    encoder, original = module.encoder, module.whole_batch_loss
+    with torch.no_grad():
+        expected = float(original(batch).loss)
+    seen = []
+
+    def whole_batch_loss(b):
+        seen.append(("forward" in vars(encoder), encoder.forward.__func__ is type(encoder).forward))
+        assert encoder._step_record is not None  # the loss is computed while the encoder records its steps
+        return original(b)
+
+    module.whole_batch_loss = whole_batch_loss
+    flow = record_grad_flow(module, batch)
+    assert seen == [(False, True)]
+    assert "forward" not in vars(encoder) and encoder._step_record is None
+    assert flow.loss == pytest.approx(expected, rel=1e-6)
+    assert len(flow.time_norms) == 4
+
+
 def test_lstm_gradient_decays_slower_than_tanh_rnn():
     """With the usual forget-gate bias of 1 (f ~ 0.73) the LSTM's cell path keeps dL/dh_t far flatter than a tanh
     RNN's at initialization; with bias 0 (f ~ 0.5, PyTorch's default) it would decay like 0.5^(T-t)."""

@@ -10,16 +10,25 @@
 A model also states ``output_size``, ``bidirectional`` (a bidirectional model cannot serve a causal task) and
 ``num_parameters()``. Its hyper-parameters are a dataclass named ``Config`` on the class; the task builds it with
 ``Model(input_size, config)``.
+
+Every unidirectional per-step model can also run one step at a time with each step's hidden state handed to a
+recorder (``with model.recording_steps(record): ...``, see :mod:`seqlab.models.step_probe`); the gradient-flow
+recorder measures dL/dh_t this way. A model whose parts can be stepped more finely (every layer of a stack)
+overrides ``forward_steps``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from seqlab.models.step_probe import Record
 
 State = Any  # Tensor | tuple | list | dict of these (nested) | None
 
@@ -42,6 +51,7 @@ class SequenceModel(nn.Module):
     input_kind: ClassVar[str] = "embeddings"
     # True: outputs are (B, 1, F) whole-sequence summaries and the state is None (nothing to carry or pool)
     pooled: ClassVar[bool] = False
+    _step_record: Record | None = None  # set by recording_steps only
 
     def __init__(self, input_size: int, config: Any) -> None:
         super().__init__()
@@ -52,6 +62,38 @@ class SequenceModel(nn.Module):
         self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, State]:
         raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        record = self._step_record
+        if record is None:
+            return super().__call__(*args, **kwargs)
+        return self.forward_steps(*args, record=record, **kwargs)
+
+    @contextmanager
+    def recording_steps(self, record: Record) -> Iterator[None]:
+        """Within the block, calling the model computes what ``forward`` computes one time step at a time and
+        calls ``record(layer, t, out, h)`` at every step (:mod:`seqlab.models.step_probe` says what ``out`` and
+        ``h`` are); forward hooks do not run. ``forward`` itself is never replaced. ValueError for a bidirectional
+        or pooled model (its step t depends on later steps)."""
+        if self.bidirectional or self.pooled:
+            kind = "bidirectional" if self.bidirectional else "pooled"
+            raise ValueError(f"{type(self).__name__} is {kind}: it cannot run one step at a time")
+        previous = self._step_record
+        vars(self)["_step_record"] = record  # a plain attribute (a callable nn.Module would become a submodule)
+        try:
+            yield
+        finally:
+            vars(self)["_step_record"] = previous
+
+    def forward_steps(
+        self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None, *, record: Record
+    ) -> tuple[torch.Tensor, State]:
+        """``forward`` one step at a time (:func:`seqlab.models.step_probe.step_forward`), recorded as the last
+        layer; what calling the model does under :meth:`recording_steps`."""
+        from seqlab.models.step_probe import step_forward  # step_probe builds on this module
+
+        layer = max(getattr(self, "num_layers", 1) - 1, 0)
+        return step_forward(self.forward, x, state, lengths, record, layer)
 
     def num_parameters(self) -> int:
         """Trainable parameters."""

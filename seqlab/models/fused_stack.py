@@ -26,6 +26,31 @@ _INNER = re.compile(r"^layers\.(\d+)\.(\w+)_l0(_reverse)?$")
 _OUTER = re.compile(r"^(\w+)_l(\d+)(_reverse)?$")
 
 
+def fused_module(
+    mode: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    bias: bool = True,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    nonlinearity: str = "tanh",
+) -> nn.RNNBase:
+    """A batch-first ``nn.RNN/LSTM/GRU`` (``mode``) with the arguments of :class:`ResidualFusedStack` and
+    :class:`~seqlab.models.cell_stack.CellStack` (``nonlinearity`` is read for ``rnn`` only)."""
+    extra = {"nonlinearity": nonlinearity} if mode == "rnn" else {}
+    return FUSED[mode](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bias=bias,
+        batch_first=True,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        **extra,
+    )
+
+
 class ResidualFusedStack(nn.Module):
     """``forward(x (B, T, I), hx=None, lengths=None) -> (out (B, T, D*H), h_n)`` like the multi-layer module."""
 
@@ -44,16 +69,14 @@ class ResidualFusedStack(nn.Module):
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.bidirectional, self.dropout = bias, bidirectional, float(dropout)
         self.num_directions = 2 if bidirectional else 1
-        extra = {"nonlinearity": nonlinearity} if mode == "rnn" else {}
         self.layers = nn.ModuleList(
-            FUSED[mode](
+            fused_module(
+                mode,
                 input_size if layer == 0 else hidden_size * self.num_directions,
                 hidden_size,
-                num_layers=1,
                 bias=bias,
-                batch_first=True,
                 bidirectional=bidirectional,
-                **extra,
+                nonlinearity=nonlinearity,
             )
             for layer in range(num_layers)
         )

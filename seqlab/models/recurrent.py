@@ -25,8 +25,9 @@ from seqlab.errors import ConfigError
 from seqlab.models.base import ModelConfig, SequenceModel, State
 from seqlab.models.cell_compile import COMPILE_OPTIONS, normalize_compile, use_compiled
 from seqlab.models.cell_stack import VARIANTS, CellStack
-from seqlab.models.fused_stack import FUSED, ResidualFusedStack
+from seqlab.models.fused_stack import ResidualFusedStack, fused_module
 from seqlab.models.locked_dropout import LockedDropout
+from seqlab.models.step_probe import Record, step_forward, step_fused
 from seqlab.models.varlen import run_fused
 
 IMPLS = ("fused", "cells")
@@ -59,7 +60,6 @@ class RecurrentEncoder(SequenceModel):
 
     Config: ClassVar[type] = RecurrentConfig
     cell: ClassVar[str] = "lstm"
-    _fused: ClassVar[dict[str, type[nn.RNNBase]]] = FUSED
 
     def __init__(self, input_size: int, config: RecurrentConfig) -> None:
         super().__init__(input_size, config)
@@ -85,6 +85,18 @@ class RecurrentEncoder(SequenceModel):
             out, state = run_fused(self.rnn, x, state, lengths)
         return self.output_dropout(out), state
 
+    def forward_steps(
+        self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None, *, record: Record
+    ) -> tuple[torch.Tensor, State]:
+        """The core one step at a time between the locked dropouts, each applied once to the whole sequence as in
+        ``forward``; a fused core layer by layer (every layer's h_t recorded), any other core as a whole."""
+        x = self.input_dropout(x)
+        if isinstance(self.rnn, nn.RNNBase):
+            out, state = step_fused(self.rnn, x, state, lengths, record)
+        else:
+            out, state = step_forward(self.rnn, x, state, lengths, record, layer=self.num_layers - 1)
+        return self.output_dropout(out), state
+
 
 class ElmanRNN(RecurrentEncoder):
     """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (``nonlinearity=relu`` for ReLU)."""
@@ -107,20 +119,14 @@ class GRU(RecurrentEncoder):
 
 def build_core(cell: str, input_size: int, config: RecurrentConfig) -> nn.Module:
     """The recurrent core ``self.rnn`` for ``cell`` (rnn, lstm, gru) and a checked ``config``."""
-    dropout = config.dropout if config.num_layers > 1 else 0.0
-    nonlinearity = config.nonlinearity if cell == "rnn" else "tanh"
+    args = (cell, input_size, config.hidden_size, config.num_layers)
+    options = dict(
+        bidirectional=config.bidirectional,
+        dropout=config.dropout if config.num_layers > 1 else 0.0,
+        nonlinearity=config.nonlinearity if cell == "rnn" else "tanh",
+    )
     if config.impl == "cells":
-        stack = CellStack(
-            cell,
-            input_size,
-            config.hidden_size,
-            config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=dropout,
-            nonlinearity=nonlinearity,
-            variant=config.variant,
-            residual=config.residual,
-        )
+        stack = CellStack(*args, **options, variant=config.variant, residual=config.residual)
         stack.compiled = use_compiled(config.compile, stack.kernel_mode, config.variant)
         return stack
     if normalize_compile(config.compile) == "true":
@@ -128,26 +134,8 @@ def build_core(cell: str, input_size: int, config: RecurrentConfig) -> nn.Module
             "model.compile=true applies to model.impl=cells only; the fused module is used as is", stacklevel=3
         )
     if config.residual and config.num_layers > 1:
-        return ResidualFusedStack(
-            cell,
-            input_size,
-            config.hidden_size,
-            config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=dropout,
-            nonlinearity=nonlinearity,
-        )
-    kwargs = dict(
-        input_size=input_size,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        batch_first=True,
-        bidirectional=config.bidirectional,
-        dropout=dropout,
-    )
-    if cell == "rnn":
-        kwargs["nonlinearity"] = config.nonlinearity
-    return RecurrentEncoder._fused[cell](**kwargs)
+        return ResidualFusedStack(*args, **options)
+    return fused_module(*args, **options)
 
 
 def check_recurrent_config(config: RecurrentConfig, cell: str) -> None:

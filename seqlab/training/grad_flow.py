@@ -1,8 +1,9 @@
 """Gradient flow through time: ||dL/dh_t|| for every step t of one batch, and per-layer gradient norms.
 
-The recorder forwards a batch as one chunk from a zero state (full BPTT, ``module.whole_batch_loss``), running the
-encoder one step at a time so that the last layer's hidden state h_t of every step is a tensor whose gradient it
-keeps (``retain_grad``), and backpropagates. By the chain rule
+The recorder forwards a batch as one chunk from a zero state (full BPTT, ``module.whole_batch_loss``) with the
+encoder running one step at a time (``encoder.recording_steps``, :mod:`seqlab.models.step_probe`), so that the
+hidden state h_t of every step is a tensor whose gradient it keeps (``retain_grad``), and backpropagates. By the
+chain rule
 
     dL/dh_t = dL_t/dh_t + (dh_{t+1}/dh_t)^T dL/dh_{t+1},
 
@@ -11,10 +12,9 @@ geometrically with T - t for a tanh RNN whose Jacobians have norm < 1 (vanishing
 (exploding); an LSTM's additive cell path keeps it flatter. The training gradients are not touched: the parameters'
 ``.grad`` are restored afterwards.
 
-With a multi-layer fused encoder (``nn.RNN/LSTM/GRU``, unidirectional) the recorder steps each layer on its own
-(the module's weights, :func:`seqlab.models.varlen.run_layer`), so ``layer_time_norms["l<k>"][t]`` is the total
-``||dL/dh_t^k||`` of every layer k: what reaches h_t^k from the layer above at step t plus what reaches it through
-the recurrence from step t+1. ``time_norms`` is the last layer's.
+A fused recurrent encoder (``nn.RNN/LSTM/GRU``, unidirectional) steps each layer on its own, so
+``layer_time_norms["l<k>"][t]`` is the total ``||dL/dh_t^k||`` of every layer k: what reaches h_t^k from the layer
+above at step t plus what reaches it through the recurrence from step t+1. ``time_norms`` is the last layer's.
 
 ``GradFlowCallback`` (``callbacks=grad_flow``) records every ``every_n_steps`` optimizer steps on the first training
 batch, writes ``run_dir/grad_flow/step_XXXXXX.{png,json}``, logs the image to W&B when that logger is on, and warns
@@ -34,10 +34,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
-from torch import nn
-
-from seqlab.models.varlen import run_layer
 
 log = logging.getLogger(__name__)
 _LAYER = re.compile(r"^(?P<module>.*)\.(weight|bias)_(ih|hh|hr)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
@@ -77,35 +73,30 @@ def group_norms(param_norms: dict[str, float]) -> dict[str, float]:
     return {k: math.sqrt(v) for k, v in squares.items()}
 
 
-def _last_layer_h(state: Any) -> torch.Tensor:
-    """The hidden state h of a state ``(layers, B, H)`` or an LSTM's ``(h, c)``."""
-    return state[0] if isinstance(state, tuple | list) else state
-
-
 def record_grad_flow(module: pl.LightningModule, batch: Any, step: int = 0) -> GradFlow:
-    """Measure gradient flow on ``batch`` (module needs ``encoder`` and ``whole_batch_loss``).
+    """Measure gradient flow on ``batch`` (module needs ``encoder``, a unidirectional
+    :class:`~seqlab.models.base.SequenceModel`, and ``whole_batch_loss``).
 
-    The encoder is run one step at a time so that each h_t exists as a tensor: the total derivative of h_t is the
-    sum of the gradient reaching its output ``out_t`` (the head, the layer above) and the one reaching the state
-    handed to step t+1 (the recurrence). A multi-layer fused encoder is stepped layer by layer (every layer's
-    h_t^l); any other encoder as a whole (its last layer's h_t)."""
+    The encoder runs one step at a time (``encoder.recording_steps``) so that each h_t exists as a tensor: the total
+    derivative of h_t is the sum of the gradient reaching its output ``out_t`` (the head, the layer above) and the
+    one reaching the state handed to step t+1 (the recurrence). A fused encoder is stepped layer by layer (every
+    layer's h_t^l); any other encoder as a whole (its last layer's h_t)."""
     encoder = module.encoder
-    if getattr(encoder, "bidirectional", False):
-        raise ValueError("gradient flow through time needs a unidirectional encoder")
-    rnn = getattr(encoder, "rnn", None)
-    layered = isinstance(rnn, nn.RNNBase) and rnn.num_layers > 1
     # (layer, t) -> [(tensor, index)]: the tensors whose ``tensor[index]`` is h_t^layer (the step's output, the
     # state handed on); their gradients add up to dL/dh_t^layer
     seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]] = {}
-    stepwise = _layer_stepper(encoder, rnn, seen) if layered else _encoder_stepper(encoder, seen)
+
+    def record(layer: int, t: int, out: torch.Tensor, h: torch.Tensor) -> None:
+        seen[(layer, t)] = [(_kept(out), (slice(None), 0)), (_kept(h), (-1,))]
+
     params = dict(module.named_parameters())
     saved = {name: p.grad for name, p in params.items()}
-    encoder.forward = stepwise
     try:
         for p in params.values():
             p.grad = None
         with torch.enable_grad():
-            result = module.whole_batch_loss(batch)
+            with encoder.recording_steps(record):
+                result = module.whole_batch_loss(batch)
             if result.loss is None:
                 raise ValueError("the batch has no loss: grad flow needs a target")
             result.loss.backward()
@@ -117,7 +108,6 @@ def record_grad_flow(module: pl.LightningModule, batch: Any, step: int = 0) -> G
         param_norms = {n: float(p.grad.detach().norm()) for n, p in params.items() if p.grad is not None}
         loss = float(result.loss.detach())
     finally:
-        del encoder.forward
         for name, p in params.items():
             p.grad = saved[name]
     last = f"l{max(layer for layer, _ in seen)}"
@@ -129,51 +119,6 @@ def record_grad_flow(module: pl.LightningModule, batch: Any, step: int = 0) -> G
         layer_norms=group_norms(param_norms),
         layer_time_norms=layer_time_norms,
     )
-
-
-def _encoder_stepper(encoder: nn.Module, seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
-    """A stand-in for ``encoder.forward`` running it one step at a time; keeps (out_t, last layer's h_t)."""
-    forward = encoder.forward
-    layer = max(getattr(encoder, "num_layers", 1) - 1, 0)
-
-    def stepwise(x: torch.Tensor, state: Any = None, lengths: torch.Tensor | None = None) -> tuple[Any, Any]:
-        outs = []
-        for t in range(x.size(1)):
-            out, state = forward(x[:, t : t + 1], state)
-            h = _last_layer_h(state)
-            seen[(layer, t)] = [(_kept(out), (slice(None), 0)), (_kept(h), (-1,))]
-            outs.append(out)
-        return torch.cat(outs, dim=1), state
-
-    return stepwise
-
-
-def _layer_stepper(encoder: nn.Module, rnn: nn.RNNBase, seen: dict[tuple[int, int], list[tuple[torch.Tensor, tuple]]]):
-    """A stand-in for ``encoder.forward`` of a fused multi-layer module stepping every layer separately, as the
-    module computes it (dropout between layers); keeps (out_t^l, h_t^l) for every layer l."""
-    is_lstm = isinstance(rnn, nn.LSTM)
-
-    def stepwise(x: torch.Tensor, state: Any = None, lengths: torch.Tensor | None = None) -> tuple[Any, Any]:
-        x = encoder.input_dropout(x)
-        if state is None:
-            zeros = x.new_zeros(rnn.num_layers, x.size(0), rnn.hidden_size)
-            state = (zeros, zeros) if is_lstm else zeros
-        parts = state if is_lstm else (state,)
-        layer_state = [[p[k : k + 1] for p in parts] for k in range(rnn.num_layers)]
-        outs = []
-        for t in range(x.size(1)):
-            inp = x[:, t : t + 1]
-            for k in range(rnn.num_layers):
-                if k > 0 and rnn.dropout > 0 and rnn.training:
-                    inp = F.dropout(inp, rnn.dropout, training=True)
-                out, layer_state[k] = run_layer(rnn, k, False, inp, layer_state[k])
-                seen[(k, t)] = [(_kept(out), (slice(None), 0)), (_kept(layer_state[k][0]), (0,))]
-                inp = out
-            outs.append(inp)
-        final = [torch.cat([s[i] for s in layer_state]) for i in range(len(parts))]
-        return encoder.output_dropout(torch.cat(outs, dim=1)), tuple(final) if is_lstm else final[0]
-
-    return stepwise
 
 
 def _kept(x: torch.Tensor) -> torch.Tensor:
