@@ -149,13 +149,20 @@ class TranslationModule(TBPTTModule):
         if not items:
             return
         shown = decode_batch([self], [item.ids for item in items], self.task.decode)
+        for item, out in zip(items, shown):
+            out.source_tokens = self.src_tokenizer.encode(item.source)  # the words, not <unk>
         step = self.trainer.global_step
         lines = [f"  {item.source}\n    -> {out.text}\n    ref {item.references[0]}" for item, out in zip(items, shown)]
         print(f"seqlab: translations at step {step}:\n" + "\n".join(lines), flush=True)
         maps = [out.attention_map() for out in shown]
         if all(m is not None for m in maps):
             path = Path(self.trainer.default_root_dir) / "attention" / f"val_step_{step:06d}.png"
-            plot_attention(maps, path, title=f"{self.cfg.model.name} + {self.task.decoder['name']}, step {step}")
+            decoder = self.task.decoder
+            title = (
+                f"{self.cfg.model.name} encoder, {decoder.get('cell', decoder['name'])} decoder, "
+                f"{decoder.get('attention', '')} attention, step {step}"
+            )
+            plot_attention(maps, path, title=title)
             self._log_images(path, step)
         self._log_table(items, shown, step)
 
