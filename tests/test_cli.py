@@ -60,7 +60,13 @@ def test_bad_input_exits_non_zero_with_one_line_and_no_run_folder(tmp_path, args
 def test_help_lists_every_group_option(tmp_path):
     proc = run_cli(["--help"], cwd=tmp_path)
     assert proc.returncode == 0
-    for line in ("model: ", "task: ", "optimizer: adam, adamw, sgd", "hardware: ", "logger: csv, none, wandb"):
+    for line in (
+        "model: ",
+        "task: ",
+        "optimizer: adam, adamw, asgd, ntasgd, sgd",
+        "hardware: ",
+        "logger: csv, none, wandb",
+    ):
         assert line in proc.stdout
     models = next(line for line in proc.stdout.splitlines() if line.startswith("model: "))
     assert {"rnn", "lstm", "gru"} <= {m.strip() for m in models[len("model: ") :].split(",")}

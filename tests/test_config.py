@@ -66,7 +66,7 @@ def test_every_trainer_argument_is_a_key():
         (["model.bidirectional=true"], "model.bidirectional", "allowed: false"),
         (["trainer.not_an_arg=1"], "trainer.not_an_arg", "max_steps"),
         (["trainer.gradient_clip_val=1.0"], "trainer.gradient_clip_val", "clip_grad_norm"),
-        (["optimizer=rmsprop"], "optimizer", "allowed: adam, adamw, sgd"),
+        (["optimizer=rmsprop"], "optimizer", "allowed: adam, adamw, asgd, ntasgd, sgd"),
         (["optimizer.schedule=wavy"], "optimizer.schedule", "cosine"),
         (["task.tbptt_steps=1000"], "task.tbptt_steps", "seq_len"),
         (["logger=tensorboardx"], "logger", "csv"),

@@ -20,6 +20,25 @@ class TestRNNContract(ModelContract):
     overrides = ("model.nonlinearity=relu",)
 
 
+class TestLSTMWeightDropContract(ModelContract):
+    model_name = "lstm"
+    overrides = ("model.weight_drop=0.5",)
+
+
+class TestGRUCellsWeightDropContract(ModelContract):
+    model_name = "gru"
+    overrides = ("model.weight_drop=0.5", "model.impl=cells", "model.compile=false")
+
+
+class TestTransformerContract(ModelContract):
+    model_name = "transformer"  # carries no state: the state tests check that it returns None
+
+
+class TestTransformerLearnedPositionsContract(ModelContract):
+    model_name = "transformer"
+    overrides = ("model.positions=learned", "model.max_len=16")
+
+
 class TestCharLMContract(TaskContract):
     task_name = "charlm"
     overrides = (

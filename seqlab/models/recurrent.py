@@ -9,14 +9,17 @@ The recurrent core is ``self.rnn``:
 
 Parameter names follow ``torch.nn`` (``rnn.weight_ih_l0``, ``rnn.weight_hh_l0_reverse``, ...), so a state_dict moves
 between implementations unchanged. Dropout is applied between stacked layers, never on the recurrent path;
-``input_dropout``/``output_dropout`` are locked (one mask per sequence, shared across time).
+``input_dropout``/``output_dropout`` are locked (one mask per sequence, shared across time). ``weight_drop``
+regularizes the recurrence itself: DropConnect on every ``W_hh``, one mask per call shared by all steps
+(:mod:`seqlab.models.weight_drop`; checkpoints keep the names above).
 """
 
 from __future__ import annotations
 
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -29,6 +32,7 @@ from seqlab.models.fused_stack import ResidualFusedStack, fused_module
 from seqlab.models.locked_dropout import LockedDropout
 from seqlab.models.step_probe import Record, step_forward, step_fused
 from seqlab.models.varlen import run_fused
+from seqlab.models.weight_drop import apply_weight_drop, weight_drop_pass
 
 IMPLS = ("fused", "cells")
 INITS = ("default", "orthogonal")
@@ -53,6 +57,7 @@ class RecurrentConfig(ModelConfig):
     input_dropout: float = 0.0
     output_dropout: float = 0.0
     compile: str = "auto"
+    weight_drop: float = 0.0
 
 
 class RecurrentEncoder(SequenceModel):
@@ -72,17 +77,24 @@ class RecurrentEncoder(SequenceModel):
         self.output_dropout = LockedDropout(config.output_dropout)
         self.rnn = build_core(self.cell, input_size, config)
         initialize(self.rnn, config.init, config.forget_bias if self.cell == "lstm" else None)
+        self.weight_drop = float(config.weight_drop)
+        apply_weight_drop(self.rnn, self.weight_drop)  # after initialize, which reads the torch.nn names
+
+    def _core_pass(self) -> AbstractContextManager[Any]:
+        """The context of one call of the core: one weight-drop mask per call."""
+        return weight_drop_pass(self.rnn) if self.weight_drop else nullcontext()
 
     def forward(
         self, x: torch.Tensor, state: State = None, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, State]:
         x = self.input_dropout(x)
-        if not isinstance(self.rnn, nn.RNNBase):  # CellStack, ResidualFusedStack: lengths built in
-            out, state = self.rnn(x, state, lengths=lengths)
-        elif lengths is None:
-            out, state = self.rnn(x, state)
-        else:
-            out, state = run_fused(self.rnn, x, state, lengths)
+        with self._core_pass():
+            if not isinstance(self.rnn, nn.RNNBase):  # CellStack, ResidualFusedStack: lengths built in
+                out, state = self.rnn(x, state, lengths=lengths)
+            elif lengths is None:
+                out, state = self.rnn(x, state)
+            else:
+                out, state = run_fused(self.rnn, x, state, lengths)
         return self.output_dropout(out), state
 
     def forward_steps(
@@ -91,10 +103,11 @@ class RecurrentEncoder(SequenceModel):
         """The core one step at a time between the locked dropouts, each applied once to the whole sequence as in
         ``forward``; a fused core layer by layer (every layer's h_t recorded), any other core as a whole."""
         x = self.input_dropout(x)
-        if isinstance(self.rnn, nn.RNNBase):
-            out, state = step_fused(self.rnn, x, state, lengths, record)
-        else:
-            out, state = step_forward(self.rnn, x, state, lengths, record, layer=self.num_layers - 1)
+        with self._core_pass():  # one weight-drop mask for all the steps, as in forward
+            if isinstance(self.rnn, nn.RNNBase):
+                out, state = step_fused(self.rnn, x, state, lengths, record)
+            else:
+                out, state = step_forward(self.rnn, x, state, lengths, record, layer=self.num_layers - 1)
         return self.output_dropout(out), state
 
 
@@ -144,7 +157,7 @@ def check_recurrent_config(config: RecurrentConfig, cell: str) -> None:
         raise ConfigError("model.hidden_size", f"must be >= 1, got {config.hidden_size}")
     if config.num_layers < 1:
         raise ConfigError("model.num_layers", f"must be >= 1, got {config.num_layers}")
-    for key in ("dropout", "input_dropout", "output_dropout"):
+    for key in ("dropout", "input_dropout", "output_dropout", "weight_drop"):
         value = getattr(config, key)
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"model.{key}", f"must be in [0, 1), got {value}")

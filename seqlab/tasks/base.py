@@ -96,7 +96,8 @@ def check_model_serves(task_cls: type[Task], cfg: DictConfig) -> None:
 
 def check_tbptt_applies(cfg: DictConfig) -> None:
     """Truncated BPTT (``task.tbptt_steps`` set) needs a model whose state runs forward in time: not a
-    bidirectional one (its backward direction would see only the chunk) and not a pooled one (no state)."""
+    bidirectional one (its backward direction would see only the chunk), not a pooled one and not one that declares
+    ``carries_state = False`` (no state to carry)."""
     if cfg.task.get("tbptt_steps") is None:
         return
     if cfg.model.get("bidirectional", False):
@@ -106,10 +107,18 @@ def check_tbptt_applies(cfg: DictConfig) -> None:
             "pass would see one chunk only); use null (full BPTT) or model.bidirectional=false",
             allowed=["null"],
         )
-    if getattr(registry.get_model(cfg.model.name), "pooled", False):
+    model_cls = registry.get_model(cfg.model.name)
+    if getattr(model_cls, "pooled", False):
         raise ConfigError(
             "task.tbptt_steps",
             f"model '{cfg.model.name}' summarizes the whole sequence and carries no "
             "state, so truncated BPTT cannot work; use null",
+            allowed=["null"],
+        )
+    if not Capabilities.of(model_cls).carries_state:
+        raise ConfigError(
+            "task.tbptt_steps",
+            f"model '{cfg.model.name}' carries no state from one chunk to the next (it sees each call on its own), "
+            "so truncated BPTT would only cut the window; use null and a shorter sequence length",
             allowed=["null"],
         )

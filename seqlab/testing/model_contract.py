@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from seqlab import registry
 from seqlab.models.base import SequenceModel, State, detach_state, select_state
+from seqlab.models.capabilities import Capabilities
 from seqlab.tasks.base import build_model
 from seqlab.testing.compose import USAGE, compose_run_config, option_file, usage_line
 
@@ -74,6 +75,11 @@ class ModelContract:
             return self.bidirectional_overrides
         return ["model.bidirectional=true"] if "bidirectional" in self.model_config() else None
 
+    def carries_state(self) -> bool:
+        """What the model class declares (``carries_state``, seqlab/models/capabilities.py): False for a per-step
+        model that sees each call on its own and returns state None (the state tests then check just that)."""
+        return Capabilities.of(registry.get_model(self.model_name)).carries_state
+
     def assert_close(self, a: torch.Tensor, b: torch.Tensor, what: str) -> None:
         assert a.shape == b.shape, f"{what}: shapes {tuple(a.shape)} and {tuple(b.shape)} differ"
         assert torch.allclose(a, b, atol=self.atol, rtol=1e-4), f"{what}: max diff {(a - b).abs().max():.3g}"
@@ -111,15 +117,18 @@ class ModelContract:
         out, state = model(self.inputs())
         assert out.shape == (self.batch_size, self.seq_len, model.output_size)
         assert torch.isfinite(out).all()
-        assert _tensors(state), "forward must return the final state (a Tensor or a tuple of Tensors)"
+        if self.carries_state():
+            assert _tensors(state), "forward must return the final state (a Tensor or a tuple of Tensors)"
+        else:
+            assert state is None, "a model declaring carries_state = False must return state None"
         out2, _ = model(self.inputs(), None)
         self.assert_close(out, out2, "eval-mode forward is deterministic")
 
     def test_carried_state_continues_the_sequence(self) -> None:
         """Running a sequence in two halves, the second from the first's state, equals one pass."""
         model = self.build()
-        if model.bidirectional:
-            pytest.skip("a bidirectional model cannot continue a sequence")
+        if model.bidirectional or not self.carries_state():
+            pytest.skip("a bidirectional model, or one without a state, cannot continue a sequence")
         x = self.inputs()
         full, final = model(x)
         half = self.seq_len // 2
@@ -133,8 +142,8 @@ class ModelContract:
     def test_detach_state_cuts_the_graph(self) -> None:
         """TBPTT: gradients of chunk 2 reach chunk 1's inputs through the state, and not once it is detached."""
         model = self.build()
-        if model.bidirectional:
-            pytest.skip("TBPTT does not apply to a bidirectional model")
+        if model.bidirectional or not self.carries_state():
+            pytest.skip("TBPTT does not apply to a bidirectional model or one without a state")
         model.train()
         x = self.inputs().requires_grad_(True)
         half = self.seq_len // 2

@@ -1,7 +1,9 @@
 """Optimizer and learning-rate schedule from the ``optimizer`` config group.
 
 The group is a Hydra ``_target_``/``_partial_`` node for any ``torch.optim`` class plus seqlab's own keys
-(clipping and schedule), which are removed before the optimizer is instantiated.
+(clipping and schedule), which are removed before the optimizer is instantiated. An optimizer that keeps averaged
+weights (``torch.optim.ASGD``, seqlab's ``NTASGD``: ``optimizer=asgd|ntasgd``) brings a callback that evaluates and
+checkpoints the averages (:mod:`seqlab.training.ntasgd`, :func:`optimizer_callbacks`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.config.choices import SCHEDULES
 from seqlab.errors import ConfigError
+from seqlab.training.ntasgd import NTASGD, AveragedEvaluation
 
 SEQLAB_KEYS = ("clip_grad_norm", "clip_grad_value", "schedule", "warmup_steps", "min_lr_ratio", "step_size", "gamma")
 
@@ -38,6 +42,16 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: DictConfig) -> to
         return factory(params)
     except Exception as exc:
         raise ConfigError("optimizer", f"cannot build {node.get('_target_')}: {exc}") from exc
+
+
+def optimizer_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The callbacks the optimizer needs: :class:`AveragedEvaluation` for an averaging one (ASGD, NT-ASGD)."""
+    try:
+        target = get_class(str(cfg.get("_target_")))
+    except Exception:  # a wrong _target_ is reported by build_optimizer, with the key
+        return []
+    averaging = isinstance(target, type) and issubclass(target, torch.optim.ASGD | NTASGD)
+    return [AveragedEvaluation()] if averaging else []
 
 
 def clip_config(cfg: DictConfig) -> ClipConfig:

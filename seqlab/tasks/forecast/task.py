@@ -55,7 +55,7 @@ class ForecastTask(Task):
     def model_needs(cls, cfg: DictConfig) -> Needs:
         """direct: the last output of a window (any encoder); autoregressive: a stateful step-by-step rollout."""
         if cfg.task.get("mode") == "autoregressive":
-            return Needs(per_step=True, causal=True)
+            return Needs(per_step=True, causal=True, state=True)
         return Needs(per_step=False)
 
     @classmethod

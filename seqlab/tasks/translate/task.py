@@ -35,6 +35,12 @@ class TranslateTask(Task):
     needs = Needs(per_step=True, inputs=("embeddings",))  # attention reads the encoder's output at every step
 
     @classmethod
+    def model_needs(cls, cfg: DictConfig) -> Needs:
+        """A bridge other than ``zero`` hands the encoder's final state to the decoder: the encoder must have one."""
+        bridge = cfg.task.get("bridge", "zero")
+        return Needs(per_step=True, inputs=("embeddings",), state=bridge != "zero")
+
+    @classmethod
     def check(cls, cfg: DictConfig) -> None:
         if cfg.task.get("tbptt_steps") is not None:
             raise ConfigError(
