@@ -55,7 +55,10 @@ def read_checkpoint(path: str | Path, key: str, map_location: str = "cpu") -> di
 def check_compatible(module: torch.nn.Module, saved: dict[str, Any], key: str) -> None:
     """ConfigError naming ``key`` when the checkpoint's weights do not fit ``module`` (other sizes or layers)."""
     mine = module.state_dict()
-    theirs = saved["state_dict"]
+    theirs = dict(saved["state_dict"])
+    upgrade = getattr(module, "upgrade_state_dict", None)  # a module that renamed layers maps older checkpoints
+    if callable(upgrade):
+        theirs = upgrade(theirs)
     missing = sorted(set(mine) - set(theirs))
     unexpected = sorted(set(theirs) - set(mine))
     if missing or unexpected:

@@ -91,6 +91,7 @@ TASKS: dict[str, list[str]] = {
         "task.decode.beam_size=2",
         "task.decode.show=1",
     ],
+    "word2vec": ["task.data.path=CORPUS", "task.vocab.min_freq=1", "task.batch_size=16", "task.embedding_dim=8"],
 }
 if importlib.util.find_spec("seqlab_parity") is not None:
     TASKS["parity"] = [
@@ -100,7 +101,9 @@ if importlib.util.find_spec("seqlab_parity") is not None:
         "task.val_size=8",
         "task.test_size=8",
     ]
-MODELS = ["rnn", "lstm", "gru", "bow", "cnn"] + (["indrnn"] if importlib.util.find_spec("seqlab_indrnn") else [])
+MODELS = ["rnn", "lstm", "gru", "bow", "cnn", "transformer"] + (
+    ["indrnn"] if importlib.util.find_spec("seqlab_indrnn") else []
+)
 
 # what the tasks declare (Needs) against what the models offer: per-step outputs, ids or embeddings
 REFUSED = {
@@ -115,6 +118,7 @@ REFUSED = {
     ("parity", "cnn"),
     ("translate", "bow"),
     ("translate", "cnn"),
+    ("translate", "transformer"),  # task.bridge=project needs a final state; the transformer returns none
 }
 
 

@@ -1,0 +1,126 @@
+"""Word LM benchmark on WikiText-2 (or PTB): test perplexity of a 2 x 200 LSTM untied / tied / adaptive softmax /
+AWD-style regularization / char-aware words, GRU and a Transformer, each under the same wall-clock budget.
+
+Usage:
+
+    SEQLAB_DATA_DIR=/work/shared/data python benchmarks/wordlm.py \
+        [rows=untied,tied,adaptive,awd,chars,gru,transformer] [minutes=10] [corpus=wikitext2] [threads=1] \
+        [lr=0.002] [out=benchmarks/results/wordlm] [extra="key=value ..."]
+
+pytorch/examples' word_language_model setup: batch 20, 35 steps of carried state (full BPTT per batch), 2 layers of
+200, dropout 0.2 between layers; Adam (lr 2e-3, clip 0.25) instead of its SGD lr 20, since a wall-clock budget of
+minutes rewards a fast optimizer. Each row trains ``minutes`` minutes (``trainer.max_time``; whole epochs where they
+fit), validating every 1,000 steps on 50 batches and at the end, then tests its best checkpoint on the whole test
+stream. Writes ``out/summary.json`` and ``out/table.md`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, markdown_table, options, seqlab_config, write_json  # noqa: E402
+
+SPEC = {
+    "rows": (str, "untied,tied,adaptive,awd,chars,gru,transformer"),
+    "minutes": (int, 10),
+    "corpus": (str, "wikitext2"),
+    "threads": (int, 1),
+    "lr": (float, 0.002),
+    "out": (str, "benchmarks/results/wordlm"),
+    "extra": (str, ""),
+}
+LSTM = ["model=lstm", "model.hidden_size=200", "model.num_layers=2", "model.dropout=0.2", "task.embedding_dim=200"]
+ROWS = {
+    "untied": LSTM,
+    "tied": [*LSTM, "task.tie_weights=true"],
+    "adaptive": [*LSTM, "task.softmax=adaptive"],
+    "awd": [
+        *LSTM,
+        "task.tie_weights=true",
+        "model.weight_drop=0.3",
+        "model.input_dropout=0.3",
+        "model.output_dropout=0.3",
+        "task.embedding_dropout=0.1",
+        "task.ar=2.0",
+        "task.tar=1.0",
+    ],
+    "chars": [*LSTM, "task.word_input=chars", "task.char_words.output_dim=200"],
+    "gru": ["model=gru", "model.hidden_size=200", "model.num_layers=2", "model.dropout=0.2", "task.embedding_dim=200"],
+    "transformer": [
+        "model=transformer",
+        "model.hidden_size=200",
+        "model.num_layers=2",
+        "model.num_heads=4",
+        "model.ffn_size=400",
+        "model.dropout=0.2",
+        "task.embedding_dim=200",
+    ],
+}
+NAN = float("nan")
+COLUMNS = {
+    "row": "{name}",
+    "params": "{trainable_parameters:,}",
+    "minutes": lambda r: f"{r['fit_seconds'] / 60:.1f}",
+    "epochs (steps)": "{epochs} ({optimizer_steps})",
+    "tokens/s": "{tokens_per_second:,.0f}",
+    "val ppl": lambda r: f"{r.get('val/ppl', NAN):.1f}",
+    "test ppl": lambda r: f"{r.get('test/ppl', NAN):.1f}",
+    "analogy acc": lambda r: f"{r.get('embeddings/analogy/accuracy', NAN):.3f}",
+    "WS353 rho": lambda r: f"{r.get('embeddings/wordsim353/spearman', NAN):.3f}",
+    "SimLex rho": lambda r: f"{r.get('embeddings/simlex999/spearman', NAN):.3f}",
+}
+
+
+def overrides(a: dict, name: str) -> list[str]:
+    return [
+        "task=wordlm",
+        *ROWS[name],
+        f"task.data.corpus={a['corpus']}",
+        f"optimizer.lr={a['lr']}",
+        "optimizer.clip_grad_norm=0.25",
+        "trainer.max_epochs=100",
+        f"trainer.max_time=00:00:{a['minutes']:02d}:00",
+        "trainer.val_check_interval=1000",
+        "trainer.check_val_every_n_epoch=null",
+        "eval.val_batches=50",
+        "task.sample.every_n_val=0",
+        f"hardware.threads={a['threads']}",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        *a["extra"].split(),
+    ]
+
+
+def main(argv: list[str]) -> None:
+    from seqlab.run import run
+
+    a = options(argv, SPEC, __doc__)
+    torch.set_num_threads(a["threads"])
+    root = Path(a["out"])
+    summary_path = root / "summary.json"
+    previous = json.loads(summary_path.read_text())["rows"] if summary_path.is_file() else []
+    rows: list[dict] = []
+    for name in [r for r in a["rows"].split(",") if r]:
+        args = overrides(a, name)
+        started = time.time()
+        results = run(seqlab_config(args), root / "runs" / name)
+        row = {"name": name, "command": "python -m seqlab " + " ".join(args), **results}
+        row["run_wall_seconds"] = time.time() - started
+        rows.append(row)
+        done = {r["name"] for r in rows}
+        merged = [r for r in previous if r["name"] not in done] + rows
+        write_json(summary_path, {"machine": machine(), "args": a, "rows": merged})
+        (root / "table.md").write_text(markdown_table(COLUMNS, merged) + "\n")
+        print(markdown_table(COLUMNS, [row]), flush=True)
+    print(markdown_table(COLUMNS, rows))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

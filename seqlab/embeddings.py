@@ -1,0 +1,104 @@
+"""Query the word vectors of a trained model.
+
+``python -m seqlab.embeddings ckpt_path=RUN [nearest=king,france] [k=10] [analogy="king - man + woman"]
+[evaluate=true] [data_dir=DIR] [export=vectors.txt]``
+
+``ckpt_path`` is a .ckpt file or a run folder (its last checkpoint); the task's module must offer
+``word_vectors() -> seqlab.vectors.WordVectors``. ``nearest``: comma-separated words, each with its ``k`` nearest
+neighbours by cosine. ``analogy``: comma-separated expressions, answered by 3CosAdd. ``evaluate``: analogy accuracy
+and word-similarity Spearman (files in ``data_dir`` or ``$SEQLAB_DATA_DIR/word-similarity-analogy``). ``export``:
+the vectors as a word2vec text file. Words are looked up exactly, else case-insensitively. Errors are one line,
+exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from seqlab.cli_args import parse_key_values
+from seqlab.errors import ConfigError, DataError, SeqlabError
+
+SPEC = {
+    "ckpt_path": (str, ...),
+    "nearest": (str, None),
+    "k": (int, 10),
+    "analogy": (str, None),
+    "evaluate": (bool, False),
+    "data_dir": (str, None),
+    "export": (str, None),
+    "device": (str, "cpu"),
+}
+
+
+def _items(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _ranked(pairs: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{word} {score:.3f}" for word, score in pairs)
+
+
+def embeddings(
+    ckpt_path: str,
+    nearest: str | None = None,
+    k: int = 10,
+    analogy: str | None = None,
+    evaluate: bool = False,
+    data_dir: str | None = None,
+    export: str | None = None,
+    device: str = "cpu",
+) -> list[str]:
+    """The lines to print (every query is answered before anything is printed, so an error comes alone)."""
+    from seqlab import vectors as wv
+    from seqlab.checkpoint import load_module
+    from seqlab.vectors.evaluate import FILES
+
+    if k < 1:
+        raise ConfigError("k", f"must be >= 1, got {k}")
+    module = load_module(ckpt_path, map_location=device)
+    if not hasattr(module, "word_vectors"):
+        raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' has no word vectors")
+    vectors = module.word_vectors()
+    lines: list[str] = []
+    for key, queries, answer in (
+        ("nearest", _items(nearest), lambda q: wv.nearest(vectors, q, k)),
+        ("analogy", _items(analogy), lambda q: wv.analogy(vectors, q, k)),
+    ):
+        for query in queries:
+            try:
+                lines.append(f"{query}: {_ranked(answer(query))}")
+            except SeqlabError as exc:
+                raise ConfigError(key, str(exc)) from None
+    if evaluate:
+        results = wv.evaluate_all(vectors, data_dir)
+        if not results:
+            where = data_dir or "$SEQLAB_DATA_DIR/word-similarity-analogy"
+            raise DataError(f"evaluate: no evaluation files ({', '.join(FILES.values())}) in {where}")
+        lines += [f"{name}: {_number(value)}" for name, value in results.items()]
+    if export:
+        path = wv.export_word2vec_text(vectors, export)
+        lines.append(f"wrote {len(vectors)} vectors of {vectors.dim} dimensions to {path}")
+    if not lines:
+        lines.append(
+            f"{len(vectors)} words, {vectors.dim} dimensions (task {module.cfg.task.name}); ask nearest=WORD[,WORD] "
+            "analogy='a - b + c' evaluate=true or export=PATH"
+        )
+    return lines
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
+        print("\n".join(embeddings(**args)))
+    except SeqlabError as exc:
+        print(f"seqlab.embeddings: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
