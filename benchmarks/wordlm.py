@@ -4,14 +4,15 @@ AWD-style regularization / char-aware words, GRU and a Transformer, each under t
 Usage:
 
     SEQLAB_DATA_DIR=/work/shared/data python benchmarks/wordlm.py \
-        [rows=untied,tied,adaptive,awd,chars,gru,transformer] [minutes=10] [corpus=wikitext2] [threads=1] \
+        [rows=untied,tied,adaptive,awd,chars,gru,transformer,word2vec] [minutes=10] [corpus=wikitext2] [threads=1] \
         [lr=0.002] [out=benchmarks/results/wordlm] [extra="key=value ..."]
 
 pytorch/examples' word_language_model setup: batch 20, 35 steps of carried state (full BPTT per batch), 2 layers of
 200, dropout 0.2 between layers; Adam (lr 2e-3, clip 0.25) instead of its SGD lr 20, since a wall-clock budget of
 minutes rewards a fast optimizer. Each row trains ``minutes`` minutes (``trainer.max_time``; whole epochs where they
 fit), validating every 1,000 steps on 50 batches and at the end, then tests its best checkpoint on the whole test
-stream. Writes ``out/summary.json`` and ``out/table.md`` and prints the table.
+stream. ``word2vec`` trains the SGNS baseline (task=word2vec, its defaults) for the embedding table. Writes
+``out/summary.json`` and ``out/table.md`` and prints the table.
 """
 
 from __future__ import annotations
@@ -71,13 +72,28 @@ COLUMNS = {
     "tokens/s": "{tokens_per_second:,.0f}",
     "val ppl": lambda r: f"{r.get('val/ppl', NAN):.1f}",
     "test ppl": lambda r: f"{r.get('test/ppl', NAN):.1f}",
-    "analogy acc": lambda r: f"{r.get('embeddings/analogy/accuracy', NAN):.3f}",
-    "WS353 rho": lambda r: f"{r.get('embeddings/wordsim353/spearman', NAN):.3f}",
-    "SimLex rho": lambda r: f"{r.get('embeddings/simlex999/spearman', NAN):.3f}",
+    "analogy acc": lambda r: f"{_vec(r, 'analogy/accuracy'):.3f}",
+    "WS353 rho": lambda r: f"{_vec(r, 'wordsim353/spearman'):.3f}",
+    "SimLex rho": lambda r: f"{_vec(r, 'simlex999/spearman'):.3f}",
 }
 
 
+def _vec(row: dict, key: str) -> float:
+    """A word-vector score: ``embeddings/<key>`` for a word LM, ``<key>`` for word2vec."""
+    return row.get(f"embeddings/{key}", row.get(key, NAN))
+
+
 def overrides(a: dict, name: str) -> list[str]:
+    if name == "word2vec":  # the word-vector baseline on the same corpus (its own defaults: ~10 epochs, ~10 minutes)
+        return [
+            "task=word2vec",
+            f"task.data.corpus={a['corpus']}",
+            f"hardware.threads={a['threads']}",
+            "logger=csv",
+            "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false",
+            *a["extra"].split(),
+        ]
     return [
         "task=wordlm",
         *ROWS[name],

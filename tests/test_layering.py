@@ -18,6 +18,8 @@ FORBIDDEN = {
     "seqlab.data": ("seqlab.models", "seqlab.tasks", "seqlab.training"),
     "seqlab.generation": ("seqlab.tasks", "seqlab.training"),
     "seqlab.config": ("seqlab.tasks", "seqlab.training"),
+    "seqlab.vectors": ("seqlab.tasks", "seqlab.models", "seqlab.training"),
+    "seqlab.metrics": ("seqlab.tasks", "seqlab.models", "seqlab.training", "seqlab.run", "seqlab.cli"),
 }
 
 
