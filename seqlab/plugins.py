@@ -34,6 +34,7 @@ def render(infos: list[registry.PluginInfo]) -> str:
         lines.append(f"{info.dist} {info.version} [{status}]")
         lines.append(f"  models:  {', '.join(info.models) or '-'}")
         lines.append(f"  decoders: {', '.join(info.decoders) or '-'}")
+        lines.append(f"  image encoders: {', '.join(info.image_encoders) or '-'}")
         lines.append(f"  tasks:   {', '.join(info.tasks) or '-'}")
         for i, package in enumerate(info.conf):
             where = info.conf_locations[i] if i < len(info.conf_locations) else "(not loaded)"

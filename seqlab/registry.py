@@ -35,8 +35,16 @@ BUILTIN_DIST = "seqlab"
 BUILTIN_CONF = "seqlab.conf"
 HYDRA_DIST = "hydra-core"
 DISABLE_ENV = "SEQLAB_DISABLE_PLUGINS"
-# one group per role (docs/architecture.md): sequence encoders (`model`), decoders, tasks; and config packages
-GROUPS = {"model": "seqlab.models", "decoder": "seqlab.decoders", "task": "seqlab.tasks", "conf": "seqlab.conf"}
+# one group per role (docs/architecture.md): sequence encoders (`model`), decoders, image encoders, tasks; and
+# config packages
+GROUPS = {
+    "model": "seqlab.models",
+    "decoder": "seqlab.decoders",
+    "image_encoder": "seqlab.image_encoders",
+    "task": "seqlab.tasks",
+    "conf": "seqlab.conf",
+}
+ROLES = ("model", "decoder", "image_encoder", "task")  # the groups that name classes
 
 
 def normalize(dist: str) -> str:
@@ -184,6 +192,11 @@ def get_decoder(name: str) -> Any:
     return get("decoder", name)
 
 
+def get_image_encoder(name: str) -> Any:
+    """An image-encoder class (``seqlab.image_encoders`` entry points; contract: seqlab/models/image_encoder.py)."""
+    return get("image_encoder", name)
+
+
 def owner(kind: str, name: str) -> str:
     """The distribution that registered ``name``."""
     return _current(kind)[name].dist
@@ -293,7 +306,7 @@ def check_plugins() -> None:
     option.
 
     Called before Hydra composes anything (the search path plugin and the CLI's preflight)."""
-    for kind in ("model", "decoder", "task"):
+    for kind in ROLES:
         _current(kind)
     _warn_unknown_disabled()
     problems = _shadowing(_conf_sources(_world()))
@@ -331,6 +344,7 @@ class PluginInfo:
     enabled: bool = True
     models: list[str] = field(default_factory=list)
     decoders: list[str] = field(default_factory=list)
+    image_encoders: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
     conf: list[str] = field(default_factory=list)  # config packages
     conf_locations: list[str] = field(default_factory=list)  # where their YAML files are on disk
@@ -378,7 +392,7 @@ def plugins(load: bool = False) -> list[PluginInfo]:
         else:
             info.conf_locations.append(source.location)
             info.options.extend(source.options)
-    for kind in ("model", "decoder", "task"):
+    for kind in ROLES:
         for message, dists in _scan(kind)[1]:
             for dist in [d for d in dists if normalize(d) != BUILTIN_DIST]:  # a clash is the plugin's fault
                 infos[normalize(dist)].errors.append(message)

@@ -21,7 +21,16 @@ option)`` (the YAML file behind an option) and ``usage_line(path, group, option)
 
 from seqlab.testing.compose import compose_run_config, option_file, usage_line
 from seqlab.testing.decoder_contract import DecoderContract
+from seqlab.testing.image_encoder_contract import ImageEncoderContract
 from seqlab.testing.model_contract import ModelContract
 from seqlab.testing.task_contract import TaskContract
 
-__all__ = ["DecoderContract", "ModelContract", "TaskContract", "compose_run_config", "option_file", "usage_line"]
+__all__ = [
+    "DecoderContract",
+    "ImageEncoderContract",
+    "ModelContract",
+    "TaskContract",
+    "compose_run_config",
+    "option_file",
+    "usage_line",
+]

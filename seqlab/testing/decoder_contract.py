@@ -154,6 +154,8 @@ class DecoderContract:
         _, _, attention = decoder(self.tokens(), decoder.init_state(memory, mask, enc), memory, mask)
         if attention is None:
             return  # a decoder without attention
+        if mask is None:  # no mask: every position is real
+            mask = torch.ones(attention.shape[0], attention.shape[-1], dtype=torch.bool, device=attention.device)
         real = mask[:, None, :].expand_as(attention)
         assert (attention[~real] == 0).all(), "attention on padded memory positions must be exactly 0"
         assert (attention >= 0).all()
