@@ -40,6 +40,7 @@ TINY = [
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))  # generated sets never land outside the test
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
 
 

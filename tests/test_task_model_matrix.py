@@ -80,6 +80,20 @@ TASKS: dict[str, list[str]] = {
         "task.batch_size=8",
         "task.plot=false",
     ],
+    "caption": [
+        "task.data.scenes.num_train=40",
+        "task.data.scenes.num_val=8",
+        "task.data.scenes.num_test=8",
+        "task.data.image_size=32",
+        "task.image_encoder.width=4",
+        "task.image_encoder.depth=2",
+        "task.decoder.embedding_dim=8",
+        "task.decoder.attention_size=8",
+        "task.decode.val_images=4",
+        "task.decode.beam_size=2",
+        "task.decode.show=1",
+        "task.batch_size=8",
+    ],
     "translate": [
         "task.data.synthetic=reverse",
         "task.data.synthetic_pairs=40",
@@ -118,6 +132,10 @@ REFUSED = {
     ("parity", "cnn"),
     ("translate", "bow"),
     ("translate", "cnn"),
+    ("caption", "bow"),  # the caption decoder is built from the model's recurrent cell
+    ("caption", "cnn"),
+    ("caption", "transformer"),
+    ("caption", "indrnn"),
     ("translate", "transformer"),  # task.bridge=project needs a final state; the transformer returns none
 }
 

@@ -31,6 +31,15 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "seqlab" / "data"
 
 
+def cache_dir() -> Path:
+    """Where seqlab writes what it generates (e.g. synthetic scene sets): ``$SEQLAB_CACHE_DIR`` or ``~/.cache/seqlab``.
+
+    Apart from the data directory on purpose: ``$SEQLAB_DATA_DIR`` may be a shared, read-only copy of the data sets.
+    """
+    env = os.environ.get("SEQLAB_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "seqlab"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

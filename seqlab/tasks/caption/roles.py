@@ -1,0 +1,85 @@
+"""The components of a captioning run: the image encoder (``task.image_encoder``, the ``image_encoder`` role), the
+decoder (its cell, size and depth from the ``model`` group: ``model=lstm`` captions with an LSTM), and the hand-over
+from the image to the decoder's first state.
+
+- ``task.decoder.attention=none`` (Show and Tell, Vinyals et al. 2015): the built-in ``rnn`` decoder without
+  attention; the pooled image vector v initialises every layer's state, ``h_0 = tanh(W_h v)`` (and
+  ``c_0 = tanh(W_c v)`` for an LSTM).
+- ``soft`` (Show, Attend and Tell, Xu et al. 2015): the ``show_attend_tell`` decoder attends over the feature grid at
+  every step (gating scalar optional) and initialises its state from the mean of the grid itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqlab import registry
+from seqlab.config.schema import to_dataclass
+from seqlab.errors import ConfigError
+
+CELLS = ("rnn", "lstm", "gru")
+ATTENTIONS = ("none", "soft")
+
+
+def recurrent_cell(model_name: str) -> str | None:
+    """The recurrent cell of a model option (``rnn``, ``lstm``, ``gru``), or None for a non-recurrent model."""
+    cell = getattr(registry.get_model(model_name), "cell", None)
+    return cell if cell in CELLS else None
+
+
+def build_image_encoder(node: dict[str, Any]) -> Any:
+    """The image encoder ``node["name"]`` names, typed by its ``Config`` (error keys ``task.image_encoder.*``)."""
+    name = node.get("name", "small_cnn")
+    if name not in registry.names("image_encoder"):
+        raise ConfigError(
+            "task.image_encoder.name", f"unknown image encoder '{name}'", allowed=registry.names("image_encoder")
+        )
+    cls = registry.get_image_encoder(name)
+    config = to_dataclass(cls.Config, dict(node), "task.image_encoder")
+    return cls(config)
+
+
+def build_decoder(model_cfg: Any, decoder: Any, vocab_size: int, memory_size: int) -> Any:
+    """The caption decoder: the model group's cell, hidden size, depth and dropout, with or without soft attention."""
+    cell = recurrent_cell(model_cfg.name)
+    common = {
+        "cell": cell,
+        "hidden_size": int(model_cfg.hidden_size),
+        "num_layers": int(model_cfg.num_layers),
+        "dropout": float(model_cfg.get("dropout", 0.0)),
+        "embedding_dim": int(decoder.embedding_dim),
+    }
+    if decoder.attention == "soft":
+        cls = registry.get_decoder("show_attend_tell")
+        extra = {"attention_size": decoder.attention_size, "gating": decoder.gating, "init": "mean"}
+        return cls(vocab_size, memory_size, _typed(cls, {**common, **extra}))
+    cls = registry.get_decoder("rnn")
+    return cls(vocab_size, None, _typed(cls, {**common, "attention": "none"}))
+
+
+def _typed(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in fields(cls.Config)}
+    return to_dataclass(cls.Config, {k: v for k, v in values.items() if k in names}, "task.decoder")
+
+
+class ImageToState(nn.Module):
+    """``h_0 = tanh(W_h v)`` per layer (and ``c_0 = tanh(W_c v)`` for an LSTM) from the pooled image vector v."""
+
+    def __init__(self, image_size: int, hidden_size: int, num_layers: int, lstm: bool) -> None:
+        super().__init__()
+        self.layers, self.hidden = num_layers, hidden_size
+        self.to_h = nn.Linear(image_size, num_layers * hidden_size)
+        self.to_c = nn.Linear(image_size, num_layers * hidden_size) if lstm else None
+
+    def forward(self, pooled: torch.Tensor) -> Any:
+        batch = pooled.size(0)
+
+        def layered(x: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(x).view(batch, self.layers, self.hidden).transpose(0, 1).contiguous()
+
+        h = layered(self.to_h(pooled))
+        return (h, layered(self.to_c(pooled))) if self.to_c is not None else h

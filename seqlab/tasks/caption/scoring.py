@@ -1,0 +1,63 @@
+"""What a captioning evaluation reports beyond BLEU and CIDEr-D (seqlab/metrics/captions.py):
+
+- ``attributes``: on generated scenes, the share of images whose caption names exactly the attribute words (sizes,
+  colours, shapes, with repeats) of one of its references: did the model see what is there, whatever the phrasing;
+- ``attention_in_box``: for each generated shape word, the attention mass of that step inside the box of the object
+  it names (the object of that shape, and of the colour just before it when several match), averaged: does the
+  attention land on the object being named (Xu et al.'s pictures, measured).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import torch
+
+from seqlab.metrics import bleu_n, cider_d
+
+
+def attribute_words(caption: str, vocabulary: set[str]) -> Counter[str]:
+    return Counter(w for w in caption.split() if w in vocabulary)
+
+
+def attributes_match(hypothesis: str, references: list[str], vocabulary: set[str]) -> bool:
+    """The caption's attribute words equal (as a multiset) those of one reference."""
+    mine = attribute_words(hypothesis, vocabulary)
+    return any(mine == attribute_words(r, vocabulary) for r in references)
+
+
+def region_boxes(grid_shape: tuple[int, int], image_size: int) -> torch.Tensor:
+    """``(R, 4)`` pixel boxes ``(x0, y0, x1, y1)`` of the grid regions (row-major, as the encoder flattens them)."""
+    rows, cols = grid_shape
+    ys = torch.arange(rows).repeat_interleave(cols)
+    xs = torch.arange(cols).repeat(rows)
+    h, w = image_size / rows, image_size / cols
+    return torch.stack([xs * w, ys * h, (xs + 1) * w, (ys + 1) * h], dim=1)
+
+
+def mass_in_box(weights: torch.Tensor, regions: torch.Tensor, box: tuple[int, int, int, int]) -> float:
+    """Attention mass of ``weights`` ``(R,)`` over the regions whose centre lies inside ``box``."""
+    cx, cy = (regions[:, 0] + regions[:, 2]) / 2, (regions[:, 1] + regions[:, 3]) / 2
+    x0, y0, x1, y1 = box
+    inside = (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
+    return float(weights[inside].sum())
+
+
+def attention_in_box(tokens: list[str], weights: torch.Tensor, boxes: list[Any], regions: torch.Tensor) -> list[float]:
+    """Per generated shape word that names a drawn object: the step's attention mass inside that object's box."""
+    masses = []
+    for t, word in enumerate(tokens[: weights.size(0)]):
+        candidates = [b for b in boxes if b.shape == word]
+        if len(candidates) > 1 and t > 0:
+            candidates = [b for b in candidates if b.colour == tokens[t - 1]] or candidates
+        if len(candidates) == 1:
+            masses.append(mass_in_box(weights[t], regions, candidates[0].box))
+    return masses
+
+
+def caption_scores(hypotheses: list[str], references: list[list[str]]) -> dict[str, float]:
+    """BLEU-1..4 and CIDEr-D of one set of images (scored together: CIDEr-D's weights come from the set)."""
+    scores = bleu_n(hypotheses, references)
+    scores["cider"] = cider_d(hypotheses, references)[0] if len(hypotheses) > 1 else float("nan")
+    return scores

@@ -1,0 +1,111 @@
+"""Task ``caption``: an image encoder and a recurrent decoder, with or without soft attention (Show and Tell; Show,
+Attend and Tell), on generated scenes, a Karpathy split, a folder of captioned images or precomputed features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig
+
+from seqlab import registry
+from seqlab.errors import ConfigError
+from seqlab.models.capabilities import Needs
+from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.caption.config import CaptionConfig
+from seqlab.tasks.caption.data import CaptionDataModule
+from seqlab.tasks.caption.module import CaptionModule
+from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, recurrent_cell
+from seqlab.training.tbptt_check import check_positive
+
+DECODE_METHODS = ("greedy", "beam", "sample")
+
+
+def default_image_encoder() -> dict[str, Any]:
+    return {"name": "small_cnn", "width": 32, "depth": 3, "batch_norm": True}
+
+
+@dataclass
+class CaptionDecoderConfig:
+    attention: str = "soft"  # none (Show and Tell: the image vector starts the state) | soft (Show, Attend and Tell)
+    embedding_dim: int = 64  # word embedding size
+    attention_size: int = 64  # soft: the additive attention's hidden size
+    gating: bool = True  # soft: the gating scalar beta_t = sigmoid(f(h_{t-1})) on the context
+    doubly_stochastic: float = 1.0  # soft: lambda of sum_i (1 - sum_t alpha_ti)^2 (0 = off)
+
+
+@dataclass
+class CaptionDecodeConfig:
+    method: str = "beam"  # greedy | beam | sample
+    beam_size: int = 3
+    alpha: float = 0.0  # GNMT length penalty
+    max_len: int = 20  # words (with <eos>)
+    temperature: float = 1.0  # method=sample
+    val_images: int = 200  # captioned at each validation (a fixed subset); test: all
+    show: int = 4  # val images drawn with their captions (and attention) at each validation
+    batch_size: int = 64
+
+
+@dataclass
+class CaptionTaskConfig(CaptionConfig):
+    image_encoder: dict[str, Any] = field(default_factory=default_image_encoder)
+    decoder: CaptionDecoderConfig = field(default_factory=CaptionDecoderConfig)
+    decode: CaptionDecodeConfig = field(default_factory=CaptionDecodeConfig)
+    tbptt_steps: int | None = None  # refused: a caption is one sequence
+
+
+def attribute_words(task: CaptionTaskConfig) -> list[str]:
+    """The scene words whose exact match is scored (generated scenes only)."""
+    if task.data.source != "synthetic":
+        return []
+    scenes = task.data.scenes
+    return sorted({*scenes.sizes, *scenes.colours, *scenes.shapes})
+
+
+class CaptionTask(Task):
+    """Image -> caption. The ``model`` group is the decoder's recurrent cell (``model=lstm``: an LSTM decoder)."""
+
+    Config = CaptionTaskConfig
+    module_class = CaptionModule
+    causal = True  # the decoder writes word t from words < t: a bidirectional cell is refused
+    needs = Needs(per_step=True, causal=True)
+
+    @classmethod
+    def check(cls, cfg: DictConfig) -> None:
+        if cfg.task.get("tbptt_steps") is not None:
+            raise ConfigError(
+                "task.tbptt_steps", "a caption is decoded as one sequence: captioning trains with full BPTT", ["null"]
+            )
+        if recurrent_cell(cfg.model.name) is None:
+            serving = [n for n in registry.names("model") if _is_recurrent(n)]
+            raise ConfigError(
+                "model",
+                f"'{cfg.model.name}' cannot serve task 'caption' (needs a recurrent cell, one of {', '.join(CELLS)}, "
+                "to build the caption decoder from; it has none)",
+                allowed=serving,
+            )
+        super().check(cfg)
+        task = task_config(cfg)
+        if task.decoder.attention not in ATTENTIONS:
+            raise ConfigError("task.decoder.attention", f"unknown attention '{task.decoder.attention}'", ATTENTIONS)
+        if task.decode.method not in DECODE_METHODS:
+            raise ConfigError("task.decode.method", f"unknown method '{task.decode.method}'", DECODE_METHODS)
+        check_positive(task.decoder, "embedding_dim", "attention_size", prefix="task.decoder")
+        check_positive(task.decode, "beam_size", "max_len", "batch_size", prefix="task.decode")
+        if task.decoder.doubly_stochastic < 0:
+            raise ConfigError("task.decoder.doubly_stochastic", "must be >= 0")
+        build_image_encoder(task.image_encoder)  # checks its keys; small and cheap for the built-ins
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> tuple[CaptionModule, CaptionDataModule]:
+        task = task_config(cfg)
+        data = CaptionDataModule(task)
+        vocab = data.prepare()
+        return CaptionModule(cfg, vocab.itos, attribute_words(task)), data
+
+
+def _is_recurrent(name: str) -> bool:
+    try:
+        return recurrent_cell(name) is not None
+    except Exception:  # a broken plugin serves nothing
+        return False
