@@ -17,7 +17,8 @@ least one of its objects is a held-out pair, the others anything), the rest ``se
 
 Split ``i`` (train, val, test) is drawn from ``numpy.random.default_rng([seed, i + 1])``, the held-out pairs from
 ``[seed, 0]``: the same keys give the same bytes. The set is cached in
-``cache_dir()/synthetic-scenes/<hash of the keys>/`` (``$SEQLAB_CACHE_DIR``, default ``~/.cache/seqlab``) as ``scenes.npz`` (uint8 ``(N, S, S, 3)`` per split, written
+``cache_dir()/synthetic-scenes/<hash of the keys>/`` (``$SEQLAB_CACHE_DIR``, default ``~/.cache/seqlab``; not the
+data directory, which may be a shared read-only copy) as ``scenes.npz`` (uint8 ``(N, S, S, 3)`` per split, written
 with fixed zip timestamps) and ``scenes.json`` (keys, held-out pairs, and per image its objects with their boxes,
 its captions and its group). The folder is written under a temporary name and renamed into place, reused by the
 next run, and a folder at that place that seqlab did not write is refused, never overwritten.
