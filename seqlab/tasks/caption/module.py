@@ -118,13 +118,19 @@ class CaptionModule(TBPTTModule):
             )
         return out
 
-    def _caption_items(self, items: list[Any]) -> list[dict[str, Any]]:
+    def _caption_items(self, items: list[Any], **overrides: Any) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         size = self.task.decode.batch_size
         for start in range(0, len(items), size):
             images = torch.stack([item.image for item in items[start : start + size]])
-            results += self.caption(images)
+            results += self.caption(images, **overrides)
         return results
+
+    def score_images(self, items: list[Any], **overrides: Any) -> dict[str, float]:
+        """Caption ``items`` (``references(stage)`` entries) in this process and score them as evaluation does;
+        ``overrides`` replace ``task.decode`` keys (e.g. ``method="greedy"``)."""
+        captions = self._caption_items(items, **overrides)
+        return self._score(items, {i: (c["text"], c["tokens"], c["attention"]) for i, c in enumerate(captions)})
 
     def _decode_stage(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None)
