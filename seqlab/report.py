@@ -1,9 +1,12 @@
-"""``python -m seqlab.report PATH [PATH ...] [sort=val/loss] [order=auto] [columns=a,b] [curve=val/loss] [out=DIR]``
+"""``python -m seqlab.report PATH [PATH ...] [sort=val/loss] [order=auto] [columns=a,b] [curve=val/loss] [out=DIR]
+[--html [--out PAGE.html]]``
 
 Compare runs: every run folder (one holding ``.hydra/``) under the PATHs, a multirun folder or single run folders.
 Prints a table (the overrides that differ between runs, final metrics from results.json, trainable parameters,
 tokens/s, wall time) sorted by one metric, failed runs last with their reason; writes it as ``report.csv`` and
 ``report.md`` and draws the validation curve of every run (``csv/metrics.csv``) into ``report_curves.png`` in ``out``.
+``--html`` also writes one self-contained page (``report.html`` in ``out``, or ``--out PAGE.html``): the table to sort
+and filter, the curves of the runs one ticks, and each run's overrides, results, samples and images.
 """
 
 from __future__ import annotations
@@ -294,8 +297,10 @@ def report(
     curve_metric: str | None = None,
     out: Path | None = None,
     plot: bool = True,
+    html: bool | Path | str | None = None,
 ) -> dict[str, Any]:
-    """Collect, sort, print and write; return the table and the written files."""
+    """Collect, sort, print and write; return the table and the written files. ``html``: true or a page's path
+    writes the HTML report too (true: ``report.html`` in ``out``)."""
     runs = find_runs(paths)
     if not runs:
         raise ConfigError("PATH", f"no run folders (with .hydra/) under {', '.join(map(str, paths))}")
@@ -326,14 +331,20 @@ def report(
     for run, row in zip(runs, rows):
         if run.status != "ok":
             print(f"{run.status}: {row[0]}: {run.error}")
+    metric = curve_metric or (sort if sort.startswith("val/") else "val/loss")
     if plot:
-        metric = curve_metric or (sort if sort.startswith("val/") else "val/loss")
         keys = differing_keys(runs)
         drawn = plot_curves(runs, metric, out / "report_curves.png", [run_label(r, keys) for r in runs])
         if drawn:
             files["png"] = out / "report_curves.png"
         else:
             print(f"no {metric} curves (csv/metrics.csv) to draw")
+    if html:
+        from seqlab.report_html import write_html
+
+        page = out if html is True else Path(html)
+        page = page / "report.html" if page.is_dir() else page
+        files["html"] = write_html(page, runs, sort, order, columns, metric, exclude_images=[out / "report_curves.png"])
     print("wrote " + ", ".join(str(p) for p in files.values()))
     return {"header": header, "rows": rows, "runs": runs, "files": files}
 
@@ -343,8 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     if {"-h", "--help"} & set(argv):
         print(__doc__)
         return
-    paths = [a for a in argv if "=" not in a or Path(a).exists()]
     try:
+        argv, html = html_flags(argv)
+        paths = [a for a in argv if "=" not in a or Path(a).exists()]
         opts = parse_key_values([a for a in argv if a not in paths], SPEC)
         if not paths:
             raise ConfigError("PATH", "missing: give a multirun folder or run folders (outputs/multirun/DAY/TIME)")
@@ -357,10 +369,30 @@ def main(argv: list[str] | None = None) -> None:
             curve_metric=opts["curve"],
             out=opts["out"],
             plot=opts["plot"],
+            html=html,
         )
     except SeqlabError as exc:
         print(f"seqlab.report: error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def html_flags(argv: list[str]) -> tuple[list[str], bool | str]:
+    """Take ``--html`` and ``--out PAGE`` (or ``--out=PAGE``) out of ``argv``: (the rest, false | true | PAGE)."""
+    rest: list[str] = []
+    html, page = False, None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--html":
+            html = True
+        elif arg == "--out" or arg.startswith("--out="):
+            page = arg.partition("=")[2] if "=" in arg else next(args, "")
+            if not page:
+                raise ConfigError("--out", "missing: give the HTML page's path (--out report.html)")
+        else:
+            rest.append(arg)
+    if page is not None and not html:
+        raise ConfigError("--out", "names the HTML page: give --html too (the other files go to out=DIR)")
+    return rest, (page or True) if html else False
 
 
 def _common_parent(paths: Sequence[Path]) -> Path | None:
