@@ -23,6 +23,7 @@ from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
 from seqlab.run_folder import check_output_dirs, remove_unfinished
+from seqlab.sweep_resume import prepare, resumed_checkpoint
 
 log = logging.getLogger("seqlab")
 INTERRUPTED_EXIT = 130  # the shell's code for a process ended by Ctrl-C
@@ -38,7 +39,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     try:
-        results = run(cfg, run_dir)
+        with resumed_checkpoint(hc, run_dir, multirun) as checkpoint:  # a resumed sweep's interrupted job
+            results = run(cfg, run_dir, resume_from=checkpoint)
     except SeqlabError as exc:
         if cfg.get("debug") or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -65,7 +67,9 @@ def main() -> None:
     try:
         preflight(sys.argv[1:])
         if not any(a.split("=")[0] in HANDS_OFF for a in sys.argv[1:]):
-            check_output_dirs(split_argv(sys.argv[1:])[0])
+            argv, resuming = prepare(sys.argv[1:])  # resume_sweep=: checked, and pointed at its folder
+            check_output_dirs(split_argv(argv)[0], resuming=resuming)
+            sys.argv[1:] = argv
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)

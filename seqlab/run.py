@@ -36,11 +36,12 @@ from seqlab.training.trainer import build_trainer, find_callback
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train, validate and test the configured task; return (and write) the results."""
+def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[str, Any]:
+    """Train, validate and test the configured task; return (and write) the results. ``resume_from``: the
+    checkpoint an interrupted job of a resumed sweep continues from (else ``resume=`` decides)."""
     validate(cfg)
     apply_threads(cfg)  # hardware.threads: torch's threads shared among the runs on these cores
-    ckpt_path = resolve_resume(cfg.get("resume"), run_dir, cfg=cfg)
+    ckpt_path = resume_from or resolve_resume(cfg.get("resume"), run_dir, cfg=cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task_cls = registry.get_task(cfg.task.name)
     module, data = task_cls.build(cfg)

@@ -6,7 +6,10 @@ Promises (docs/reliability.md):
 - an explicit ``hydra.run.dir`` / ``hydra.sweep.dir`` that already holds a run is refused before anything is written
   (its config, checkpoints and results are never overwritten), and one that cannot be written is one line;
 - a failed run removes only the folders and files it created, and only while they hold no checkpoint; a folder that
-  existed before the run is never removed.
+  existed before the run is never removed;
+- an explicit ``hydra.sweep.dir`` that already holds a sweep is refused too, with one narrow exception: the folder of
+  a sweep seqlab's own sweeper wrote (:data:`SWEEP_MARKER`), continued with ``resume_sweep=`` (seqlab/sweep_resume.py:
+  it reuses finished jobs, continues interrupted ones and moves aside, never deletes, what a rerun replaces).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from omegaconf import DictConfig, open_dict, read_write
 from seqlab.errors import ConfigError
 
 RUN_MARKERS = (".hydra", "results.json", "failed.json", "checkpoints")
+SWEEP_MARKER = ".seqlab-sweep.json"  # written by seqlab's sweepers into the sweep folder (hydra_plugins/seqlab_sweeper)
+SWEEP_FILES = ("multirun.yaml", SWEEP_MARKER)
 DIR_KEYS = {"hydra.run.dir": "run", "hydra.sweep.dir": "sweep"}
 
 
@@ -133,22 +138,45 @@ def _launched_rank() -> bool:
     return any(os.environ.get(k, "0") != "0" for k in ("LOCAL_RANK", "RANK"))
 
 
-def check_output_dirs(overrides: list[str]) -> None:
-    """Before Hydra starts: the run (or sweep) folder can be created, and an explicit one holds no earlier run.
-    Raises ConfigError naming the key."""
-    given = {key: value for key, _, value in (o.partition("=") for o in overrides) if key in DIR_KEYS}
+def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> None:
+    """Before Hydra starts: the run (or sweep) folder can be created, and an explicit one holds no earlier run or
+    sweep, except ``resuming``: the folder of a seqlab sweep that ``resume_sweep=`` continues. Raises ConfigError
+    naming the key."""
+    given = {key: value.strip("'\"") for key, _, value in (o.partition("=") for o in overrides) if key in DIR_KEYS}
     for key in DIR_KEYS:
         raw = given.get(key, "outputs")
         if "${" in raw:  # an interpolation (the time): only its fixed prefix can be checked
             raw = raw.split("${", 1)[0] or "."
         path = Path(raw).expanduser().absolute()
         _check_writable(key, path)
-        if key in given and not _launched_rank() and path.is_dir() and _holds_a_run(path):
+        if key not in given or _launched_rank() or not path.is_dir():
+            continue
+        if _holds_a_run(path):
             raise ConfigError(
                 key,
                 f"{path} already holds a run; seqlab never overwrites one: choose a new folder "
                 f"(resume={path} continues that run in a new folder)",
             )
+        resumed = resuming is not None and path == Path(resuming).absolute() and is_seqlab_sweep(path)
+        if key == "hydra.sweep.dir" and _holds_a_sweep(path) and not resumed:
+            raise ConfigError(
+                key,
+                f"{path} already holds a sweep; seqlab never overwrites one: choose a new folder "
+                f"(resume_sweep={path} continues that sweep in its folder)",
+            )
+
+
+def is_seqlab_sweep(path: Path) -> bool:
+    """A sweep folder seqlab's sweeper wrote (its marker), or an older seqlab sweep (multirun.yaml naming seqlab's
+    folder claim): the only folders ``resume_sweep=`` writes into."""
+    if (path / SWEEP_MARKER).is_file():
+        return True
+    saved = path / "multirun.yaml"
+    return saved.is_file() and f"{RunFolderClaim.__module__}.{RunFolderClaim.__name__}" in saved.read_text()
+
+
+def _holds_a_sweep(path: Path) -> bool:
+    return any((path / name).exists() for name in SWEEP_FILES)
 
 
 def _holds_a_run(path: Path) -> bool:

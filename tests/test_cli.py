@@ -65,7 +65,7 @@ def test_help_lists_every_group_option(tmp_path):
         "task: ",
         "optimizer: adam, adamw, asgd, ntasgd, sgd",
         "hardware: ",
-        "logger: csv, none, wandb",
+        "logger: csv, none, tensorboard, wandb",
     ):
         assert line in proc.stdout
     models = next(line for line in proc.stdout.splitlines() if line.startswith("model: "))

@@ -236,6 +236,7 @@ def browser(tmp_path):
     driver.quit()
 
 
+@pytest.mark.slow  # may install Chromium with apt-get first
 def test_page_in_headless_chromium(browser, sweep, page, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait

@@ -88,7 +88,8 @@ def _check_group_options(parsed: list[Override]) -> None:
         if group not in groups or override.is_delete():
             continue
         options = loader.get_group_options(group)
-        for value in _values(override):
+        listed = None if override.is_sweep_override() else override.value()  # logger=[csv,tensorboard]: each
+        for value in [str(v) for v in listed] if isinstance(listed, list) else _values(override):
             if value not in options:
                 hint = registry.disabled_hint(group, value)
                 raise ConfigError(group, f"unknown option '{value}'{hint}", allowed=options)

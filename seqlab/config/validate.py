@@ -11,7 +11,17 @@ from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
 
-LOGGERS = ("csv", "wandb", "none")
+TENSORBOARD_MISSING = "tensorboard needs the tensorboard package: pip install 'seqlab[tensorboard]'"
+LOGGERS = ("csv", "tensorboard", "wandb", "none")
+
+
+def logger_kinds(node: DictConfig | dict | None) -> list[str]:
+    """The loggers a ``logger`` node turns on: the keys set true in ``kinds`` (one per option of a list such as
+    ``logger=[csv,tensorboard]``, merged by Hydra), or the single ``kind`` of an older config; ``none`` is none."""
+    node = node or {}
+    kinds = node.get("kinds")
+    names = [str(k) for k, on in kinds.items() if on] if kinds is not None else [str(node.get("kind", "none"))]
+    return [k for k in names if k != "none"]
 
 
 def validate(cfg: DictConfig) -> None:
@@ -29,9 +39,17 @@ def validate(cfg: DictConfig) -> None:
     check_run_values(cfg)
     _check_optimizer(cfg)
     _check_threads_and_progress(cfg)
-    kind = cfg.logger.get("kind")
-    if kind not in LOGGERS:
-        raise ConfigError("logger.kind", f"unknown logger '{kind}'", allowed=LOGGERS)
+    _check_loggers(cfg)
+
+
+def _check_loggers(cfg: DictConfig) -> None:
+    import importlib.util
+
+    for kind in logger_kinds(cfg.get("logger")):
+        if kind not in LOGGERS:
+            raise ConfigError("logger", f"unknown logger '{kind}'", allowed=LOGGERS)
+        if kind == "tensorboard" and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+            raise ConfigError("logger", TENSORBOARD_MISSING)
 
 
 def _check_trainer(cfg: DictConfig) -> None:

@@ -18,7 +18,9 @@ Generation samples from the model's distribution token by token (``sample_next``
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -31,6 +33,7 @@ from seqlab.models.capabilities import Capabilities
 from seqlab.models.embedding_dropout import embedding_dropout
 from seqlab.models.output_layer import OutputLayer
 from seqlab.tasks.base import build_model
+from seqlab.training.loggers import log_table
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
@@ -138,9 +141,12 @@ class LanguageModelModule(TBPTTModule):
                 f"\n----- sample (step {self.global_step}, temperature {sample.temperature}) -----\n{text}\n-----"
             )
             self._samples.append([self.global_step, sample.temperature, text])
-            for logger in self.loggers:
-                if hasattr(logger, "log_text"):  # W&B: every sample so far, as one table
-                    logger.log_text("samples", columns=["step", "temperature", "text"], data=self._samples)
+            if self.trainer.is_global_zero:  # the HTML report (python -m seqlab.report --html) shows these
+                record = {"step": self.global_step, "temperature": sample.temperature, "text": text}
+                with open(Path(self.trainer.default_root_dir) / "samples.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            # W&B: every sample so far, as one table; TensorBoard: this one, at its step
+            log_table(self.trainer, "samples", ["step", "temperature", "text"], self._samples, self.global_step, True)
 
     @torch.no_grad()
     def generate(self, prompt: str, length: int, temperature: float = 1.0, seed: int | None = None) -> str:

@@ -35,6 +35,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from seqlab.training.loggers import log_image
+
 log = logging.getLogger(__name__)
 _LAYER = re.compile(r"^(?P<module>.*)\.(weight|bias)_(ih|hh|hr)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
 
@@ -207,8 +209,5 @@ def _title(pl_module: pl.LightningModule) -> str:
 
 
 def _log_image(trainer: pl.Trainer, png: Path, step: int) -> None:
-    from pytorch_lightning.loggers import WandbLogger
-
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_image(key="grad_flow", images=[str(png)], step=step)
+    """The plot as image ``grad_flow``, to W&B and TensorBoard (whichever are on)."""
+    log_image(trainer, "grad_flow", png, step)

@@ -27,6 +27,7 @@ from seqlab.tasks.base import task_config
 from seqlab.tasks.caption.plots import plot_captions
 from seqlab.tasks.caption.roles import ImageToState, build_decoder, build_image_encoder
 from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, caption_scores, region_boxes
+from seqlab.training.loggers import log_image
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
@@ -200,11 +201,7 @@ class CaptionModule(TBPTTModule):
         images = [item.image for item in items]
         grid = self.image_encoder.grid_shape_for(tuple(images[0].shape)) if self.soft and images[0].dim() == 3 else None
         plot_captions(images, [o[0] for o in outputs], [o[1] for o in outputs], [o[2] for o in outputs], grid, path)
-        from pytorch_lightning.loggers import WandbLogger
-
-        for logger in self.trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key="captions", images=[str(path)], step=step)
+        log_image(self.trainer, "captions", path, step)
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()

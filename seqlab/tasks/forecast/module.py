@@ -28,6 +28,7 @@ from seqlab.models.base import State
 from seqlab.tasks.base import build_model
 from seqlab.tasks.forecast.metrics import ErrorSums, masked_mse
 from seqlab.tasks.forecast.plot import TestForecasts, save_plot, save_table
+from seqlab.training.loggers import log_image
 from seqlab.training.metric_sums import Sums
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
@@ -194,3 +195,4 @@ class ForecastModule(TBPTTModule):
         png = save_plot(run_dir / "forecast_test.png", f, times_of, title)
         save_table(run_dir / "forecast_test.csv", f, times_of)
         log.info("forecast plot: %s", png)
+        log_image(self.trainer, "forecast_test", png, self.trainer.global_step)

@@ -26,6 +26,7 @@ from seqlab.tasks.sentiment.data import encode_ids
 from seqlab.tasks.sentiment.embeddings import load_word2vec_text
 from seqlab.tasks.sentiment.metrics import accuracy, confusion_matrix, macro_f1, plot_confusion
 from seqlab.tasks.sentiment.pooling import Pooling
+from seqlab.training.loggers import log_image
 from seqlab.training.metric_sums import Sums
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
@@ -100,6 +101,7 @@ class SentimentModule(TBPTTModule):
         if stage == "test" and self.trainer.is_global_zero and not self.trainer.sanity_checking:
             path = Path(self.trainer.default_root_dir) / "confusion_matrix_test.png"
             plot_confusion(cm, self.labels, path, title=f"{self.cfg.model.name} test")
+            log_image(self.trainer, "confusion_matrix_test", path, self.trainer.global_step)
         return metrics
 
     # ---- prediction ----------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from seqlab.tasks.translate.attention_plot import plot_attention
 from seqlab.tasks.translate.decode import Translation, decode_batch, translations
 from seqlab.tasks.translate.decoder_role import build_decoder
 from seqlab.tasks.translate.scoring import Scores, score
+from seqlab.training.loggers import log_image, log_table
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 log = logging.getLogger(__name__)
@@ -163,23 +164,9 @@ class TranslationModule(TBPTTModule):
                 f"{decoder.get('attention', '')} attention, step {step}"
             )
             plot_attention(maps, path, title=title)
-            self._log_images(path, step)
-        self._log_table(items, shown, step)
-
-    def _log_images(self, path: Path, step: int) -> None:
-        from pytorch_lightning.loggers import WandbLogger
-
-        for logger in self.trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key="attention", images=[str(path)], step=step)
-
-    def _log_table(self, items: list[Any], shown: list[Translation], step: int) -> None:
-        from pytorch_lightning.loggers import WandbLogger
-
+            log_image(self.trainer, "attention", path, step)
         rows = [[item.source, out.text, " | ".join(item.references)] for item, out in zip(items, shown)]
-        for logger in self.trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_table(key="translations", columns=["source", "output", "references"], data=rows, step=step)
+        log_table(self.trainer, "translations", ["source", "output", "references"], rows, step)
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
