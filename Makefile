@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PIP) install -q --upgrade pip
 	# torch first: a local CPU build where one exists, so no other (multi-GB) torch is pulled in
 	$(PIP) install -q torch==2.13.0 || $(PIP) install -q "torch>=2.2"
-	$(PIP) install -q -e ".[dev,slurm,optuna]"
+	$(PIP) install -q -e ".[dev,slurm,optuna,tensorboard]"
 	for p in plugins/*/; do [ -f $$p/pyproject.toml ] && $(PIP) install -q $$p || exit 1; done
 	touch $(STAMP)
 
