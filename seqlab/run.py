@@ -20,6 +20,7 @@ from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
 from seqlab.run_summary import print_summary
 from seqlab.training.ddp import (
+    gather_objects,
     launch_environment_restored,
     launch_ranks_as_this_job,
     train_shard,
@@ -118,8 +119,8 @@ def _fit_and_test(
         "model": cfg.model.name,
         "trainable_parameters": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "model_parameters": module.encoder.num_parameters() if hasattr(module, "encoder") else None,
-        "tokens_seen": sum(_gather(meter.tokens(module))),
-        "tokens_per_second": sum(_gather(meter.tokens_per_second(module))),
+        "tokens_seen": sum(gather_objects(meter.tokens(module))),
+        "tokens_per_second": sum(gather_objects(meter.tokens_per_second(module))),
         "optimizer_steps": trainer.global_step,
         "epochs": trainer.current_epoch,
         "fit_seconds": fit_seconds,
@@ -127,7 +128,7 @@ def _fit_and_test(
         "world_size": trainer.world_size,
         "val_batches": _batch_counts(trainer.num_val_batches),
         "test_batches": _batch_counts(trainer.num_test_batches),
-        "train_shards": _gather(train_shard(data)),
+        "train_shards": gather_objects(train_shard(data)),
         "best_checkpoint": best or None,
         "best_score": best_score,
         "last_checkpoint": last or None,
@@ -164,17 +165,6 @@ def _finish(trainer: pl.Trainer) -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
-
-
-def _gather(value: Any) -> list[Any]:
-    """``value`` from every rank (rank order); ``[value]`` outside DDP."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return [value]
-    out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, value)
-    return out
 
 
 def _batch_counts(counts: list[int | float]) -> int | None:

@@ -69,6 +69,17 @@ def rank_and_world(trainer: Any) -> tuple[int, int]:
     return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
 
+def gather_objects(value: Any) -> list[Any]:
+    """``value`` from every rank (rank order, ``torch.distributed.all_gather_object``); ``[value]`` outside DDP."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return [value]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, value)
+    return out
+
+
 class RankAwareData(pl.LightningDataModule):
     """A data module that knows its rank under DDP (the contract ``run.py`` reads, instead of duck typing).
 
@@ -80,6 +91,18 @@ class RankAwareData(pl.LightningDataModule):
 
     shards_itself: bool = False
     shard: dict[str, Any] | None = None
+
+    def bucket_loader(
+        self, dataset: Any, lengths: list[int], batch_size: int, bucket: int, shuffle: bool, seed: int, collate: Any
+    ) -> Any:
+        """A loader of ``dataset`` in batches of similar ``lengths`` (``BucketBatchSampler``), this rank's share."""
+        from torch.utils.data import DataLoader
+
+        from seqlab.data.batching import BucketBatchSampler
+
+        rank, world = rank_and_world(self.trainer)
+        sampler = BucketBatchSampler(lengths, batch_size, bucket, shuffle, seed=seed, rank=rank, world=world)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
 
 def trainer_overrides_for(data: pl.LightningDataModule) -> dict[str, Any]:

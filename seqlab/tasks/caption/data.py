@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqlab.data.batching import BucketBatchSampler, pad_sequences
+from seqlab.data.batching import pad_sequences
 from seqlab.data.tokenize import tokenize
 from seqlab.data.vocab import GENERATE, Vocab
 from seqlab.errors import ConfigError, DataError
@@ -47,7 +47,7 @@ from seqlab.tasks.caption.sources import (
     read_json,
     scene_examples,
 )
-from seqlab.training.ddp import RankAwareData, rank_and_world
+from seqlab.training.ddp import RankAwareData
 
 log = logging.getLogger(__name__)
 
@@ -268,18 +268,10 @@ class CaptionDataModule(RankAwareData):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         self.prepare()
-        rank, world = rank_and_world(self.trainer)
-        split = self.splits[name]
-        sampler = BucketBatchSampler(
-            split.lengths,
-            self.cfg.batch_size,
-            self.cfg.bucket_batches,
-            shuffle,
-            seed=self.cfg.data.split_seed,
-            rank=rank,
-            world=world,
+        split, cfg = self.splits[name], self.cfg
+        return self.bucket_loader(
+            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, collate_captions
         )
-        return DataLoader(split, batch_sampler=sampler, collate_fn=collate_captions)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

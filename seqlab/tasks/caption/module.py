@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
@@ -27,6 +26,7 @@ from seqlab.tasks.base import task_config
 from seqlab.tasks.caption.plots import plot_captions
 from seqlab.tasks.caption.roles import ImageToState, build_decoder, build_image_encoder
 from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, caption_scores, region_boxes
+from seqlab.training.ddp import gather_objects
 from seqlab.training.loggers import log_image
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
@@ -148,10 +148,7 @@ class CaptionModule(TBPTTModule):
             (i, c["text"], c["tokens"], c["attention"])
             for i, c in zip(mine, self._caption_items([items[i] for i in mine]))
         ]
-        if world > 1 and dist.is_available() and dist.is_initialized():
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, local)
-            local = [entry for part in gathered for entry in part]
+        local = [entry for part in gather_objects(local) for entry in part]
         by_index = {i: (text, tokens, attn) for i, text, tokens, attn in local}
         metrics = self._score(items, by_index)
         self.last_scores[stage] = metrics

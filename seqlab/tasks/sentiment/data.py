@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from seqlab.data.batching import BucketBatchSampler, collate_labelled
+from seqlab.data.batching import collate_labelled
 from seqlab.data.locate import locate
 from seqlab.data.text_files import utf8_or_error
 from seqlab.data.tokenize import tokenize
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, DataError
-from seqlab.training.ddp import RankAwareData, rank_and_world
+from seqlab.training.ddp import RankAwareData
 
 SOURCES = ("imdb", "uci", "csv")
 UCI_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
@@ -240,18 +240,10 @@ class SentimentDataModule(RankAwareData):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         self.prepare()
-        rank, world = rank_and_world(self.trainer)
-        split = self.splits[name]
-        sampler = BucketBatchSampler(
-            split.lengths,
-            self.cfg.batch_size,
-            self.cfg.bucket_batches,
-            shuffle,
-            seed=self.cfg.data.split_seed,
-            rank=rank,
-            world=world,
+        split, cfg = self.splits[name], self.cfg
+        return self.bucket_loader(
+            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, collate_labelled
         )
-        return DataLoader(split, batch_sampler=sampler, collate_fn=collate_labelled)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

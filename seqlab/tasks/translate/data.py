@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqlab.data.batching import BucketBatchSampler, pad_sequences
+from seqlab.data.batching import pad_sequences
 from seqlab.data.locate import locate
 from seqlab.data.normalize import NORMALIZATIONS, normalize, tutorial
 from seqlab.data.splits import split_sizes
@@ -35,7 +35,7 @@ from seqlab.data.vocab import GENERATE, Vocab
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.translate.config import DIRECTIONS, TranslateConfig
 from seqlab.tasks.translate.synthetic import SYNTHETIC, digit_pairs
-from seqlab.training.ddp import RankAwareData, rank_and_world
+from seqlab.training.ddp import RankAwareData
 
 log = logging.getLogger(__name__)
 
@@ -283,18 +283,10 @@ class TranslationDataModule(RankAwareData):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         self.prepare()
-        rank, world = rank_and_world(self.trainer)
-        split = self.splits[name]
-        sampler = BucketBatchSampler(
-            split.lengths,
-            self.cfg.batch_size,
-            self.cfg.bucket_batches,
-            shuffle,
-            seed=self.cfg.data.split_seed,
-            rank=rank,
-            world=world,
+        split, cfg = self.splits[name], self.cfg
+        return self.bucket_loader(
+            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, collate_pairs
         )
-        return DataLoader(split, batch_sampler=sampler, collate_fn=collate_pairs)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

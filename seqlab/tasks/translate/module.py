@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
@@ -33,6 +32,7 @@ from seqlab.tasks.translate.attention_plot import plot_attention
 from seqlab.tasks.translate.decode import Translation, decode_batch, translations
 from seqlab.tasks.translate.decoder_role import build_decoder
 from seqlab.tasks.translate.scoring import Scores, score
+from seqlab.training.ddp import gather_objects
 from seqlab.training.loggers import log_image, log_table
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
@@ -131,10 +131,7 @@ class TranslationModule(TBPTTModule):
         mine = list(range(rank, len(items), world))
         outputs = decode_batch([self], [items[i].ids for i in mine], self.task.decode)
         local = [(i, out.text) for i, out in zip(mine, outputs)]
-        if world > 1 and dist.is_available() and dist.is_initialized():
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, local)
-            local = [pair for part in gathered for pair in part]
+        local = [pair for part in gather_objects(local) for pair in part]
         hypotheses = dict(local)
         scores = score([hypotheses[i] for i in range(len(items))], [item.references for item in items])
         self.last_scores[stage] = scores
