@@ -105,6 +105,22 @@ def test_tied_weights_are_one_tensor_and_stay_one(corpus, tmp_path):
     assert sizes == sum(p.numel() for p in set(module.parameters()))
 
 
+def test_the_awd_recipe_trains_and_its_embedding_dropout_drops_whole_words(corpus, tmp_path):
+    awd = ["task.tie_weights=true", "task.embedding_dim=16", "task.embedding_dropout=0.5", "task.ar=2.0"]
+    results, module = train(tmp_path, corpus, *awd, "task.tar=1.0", "model.weight_drop=0.3")
+    assert math.isfinite(results["test/ppl"])
+    ids = torch.tensor([[2, 3, 2, 3, 4, 5, 2]])
+    module.train()
+    torch.manual_seed(0)
+    rows = [module.embed(ids)[0] for _ in range(8)]
+    zero = [(row.abs().sum(-1) == 0) for row in rows]
+    assert any(z.any() for z in zero)  # some words dropped ...
+    for z in zero:  # ... and every occurrence of a dropped word with it
+        assert bool(z[0]) == bool(z[2]) == bool(z[6]) and bool(z[1]) == bool(z[3])
+    module.eval()
+    torch.testing.assert_close(module.embed(ids), module.embedding(ids))
+
+
 def test_adaptive_softmax_log_probabilities_sum_to_one(corpus, tmp_path):
     _, module = train(tmp_path, corpus, "task.softmax=adaptive", "task.cutoffs=[5,10]")
     logp, _ = module(torch.tensor([[2, 3, 4, 5]]))

@@ -89,7 +89,7 @@ class LanguageModelModule(TBPTTModule):
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         if isinstance(self.embedding, nn.Embedding) and self.embedding_dropout > 0:
-            return embedding_dropout(self.embedding, ids, self.embedding_dropout, self.training)
+            return embedding_dropout(self.embedding.weight, ids, self.embedding_dropout, self.training)
         return self.embedding(ids)
 
     def hidden(self, ids: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
