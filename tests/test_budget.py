@@ -75,3 +75,15 @@ def test_other_tasks_keep_their_epochs(task):
         == {"max_epochs": 10, "max_steps": -1, "val_check_interval": 1.0, "check_val_every_n_epoch": 1}
     )
     assert quick.optimizer.schedule == "constant"
+
+
+def test_the_step_schedule_waits_decay_start_steps_then_multiplies_by_gamma_every_step_size():
+    from omegaconf import OmegaConf
+
+    from seqlab.training.optim import schedule_factor
+
+    zaremba = OmegaConf.create({"schedule": "step", "step_size": 10, "gamma": 0.5, "decay_start": 30})
+    factor = schedule_factor(zaremba, total_steps=130)
+    assert [factor(s) for s in (0, 29, 39, 40, 49, 50, 129)] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.5**9]
+    plain = schedule_factor(OmegaConf.create({"schedule": "step", "step_size": 10, "gamma": 0.5}), total_steps=50)
+    assert [plain(s) for s in (9, 10, 25)] == [1.0, 0.5, 0.25]

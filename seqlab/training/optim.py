@@ -21,7 +21,16 @@ from seqlab.config.choices import SCHEDULES
 from seqlab.errors import ConfigError
 from seqlab.training.ntasgd import NTASGD, AveragedEvaluation
 
-SEQLAB_KEYS = ("clip_grad_norm", "clip_grad_value", "schedule", "warmup_steps", "min_lr_ratio", "step_size", "gamma")
+SEQLAB_KEYS = (
+    "clip_grad_norm",
+    "clip_grad_value",
+    "schedule",
+    "warmup_steps",
+    "min_lr_ratio",
+    "step_size",
+    "gamma",
+    "decay_start",
+)
 
 
 @dataclass
@@ -61,7 +70,8 @@ def clip_config(cfg: DictConfig) -> ClipConfig:
 def schedule_factor(cfg: DictConfig, total_steps: int):
     """lr multiplier of optimizer step s: linear warm-up over ``warmup_steps``, then
 
-    constant: 1; cosine: r + (1 - r)(1 + cos(pi p))/2; linear: 1 - (1 - r) p; step: gamma^(s // step_size),
+    constant: 1; cosine: r + (1 - r)(1 + cos(pi p))/2; linear: 1 - (1 - r) p;
+    step: gamma^(max(0, s - decay_start) // step_size),
     with p the fraction of the post-warm-up steps done and r = ``min_lr_ratio``."""
     kind = cfg.get("schedule", "constant") or "constant"
     if kind not in SCHEDULES:
@@ -69,6 +79,7 @@ def schedule_factor(cfg: DictConfig, total_steps: int):
     warm = int(cfg.get("warmup_steps", 0) or 0)
     ratio = float(cfg.get("min_lr_ratio", 0.0) or 0.0)
     step_size, gamma = int(cfg.get("step_size", 1000)), float(cfg.get("gamma", 0.5))
+    decay_start = int(cfg.get("decay_start", 0) or 0)
 
     def factor(step: int) -> float:
         if step < warm:
@@ -79,7 +90,7 @@ def schedule_factor(cfg: DictConfig, total_steps: int):
         if kind == "linear":
             return 1 - (1 - ratio) * p
         if kind == "step":
-            return gamma ** (step // step_size)
+            return gamma ** (max(0, step - decay_start) // step_size)
         return 1.0
 
     return factor
