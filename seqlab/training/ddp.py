@@ -105,6 +105,33 @@ class RankAwareData(pl.LightningDataModule):
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
 
+class BucketedSplits(RankAwareData):
+    """Train/val/test loaders in batches of similar length, each rank its share (``shards_itself``).
+
+    A subclass sets ``collate`` (``staticmethod``) and fills ``self.splits[name]`` (a dataset with ``.lengths``) in
+    ``prepare()``; its ``cfg`` has ``batch_size``, ``bucket_batches`` and ``data.split_seed``. Training batches are
+    shuffled by bucket, evaluation batches are not."""
+
+    shards_itself = True
+    collate: Any = None
+
+    def _loader(self, name: str, shuffle: bool) -> Any:
+        self.prepare()
+        split, cfg = self.splits[name], self.cfg
+        return self.bucket_loader(
+            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, self.collate
+        )
+
+    def train_dataloader(self) -> Any:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> Any:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> Any:
+        return self._loader("test", False)
+
+
 def trainer_overrides_for(data: pl.LightningDataModule) -> dict[str, Any]:
     """Trainer arguments a data module's sharding fixes."""
     return {"use_distributed_sampler": False} if isinstance(data, RankAwareData) and data.shards_itself else {}

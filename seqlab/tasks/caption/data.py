@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from seqlab.data.batching import pad_sequences
 from seqlab.data.tokenize import tokenize
@@ -47,7 +47,7 @@ from seqlab.tasks.caption.sources import (
     read_json,
     scene_examples,
 )
-from seqlab.training.ddp import RankAwareData
+from seqlab.training.ddp import BucketedSplits
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +185,11 @@ def _image_tensor(path: Path, size: int) -> torch.Tensor:
     return _array_tensor(image_array(path, size))
 
 
-class CaptionDataModule(RankAwareData):
+class CaptionDataModule(BucketedSplits):
     """Loads and encodes once (:meth:`prepare`, before the model is built), then serves loaders and the val/test
     images with all their references (:meth:`references`). Its batch sampler shards by rank itself."""
 
-    shards_itself = True
+    collate = staticmethod(collate_captions)
 
     def __init__(self, cfg: CaptionConfig) -> None:
         super().__init__()
@@ -265,19 +265,3 @@ class CaptionDataModule(RankAwareData):
             raise ValueError(f"references of stage '{stage}' (allowed: {', '.join(STAGES)})")
         self.prepare()
         return self._references[stage]
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        self.prepare()
-        split, cfg = self.splits[name], self.cfg
-        return self.bucket_loader(
-            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, collate_captions
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)

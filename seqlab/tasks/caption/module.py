@@ -26,8 +26,8 @@ from seqlab.tasks.base import task_config
 from seqlab.tasks.caption.plots import plot_captions
 from seqlab.tasks.caption.roles import ImageToState, build_decoder, build_image_encoder
 from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, caption_scores, region_boxes
-from seqlab.training.ddp import gather_objects
 from seqlab.training.loggers import log_image
+from seqlab.training.sharded_decode import decode_stage_once
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 
@@ -133,24 +133,16 @@ class CaptionModule(TBPTTModule):
         captions = self._caption_items(items, **overrides)
         return self._score(items, {i: (c["text"], c["tokens"], c["attention"]) for i, c in enumerate(captions)})
 
+    def _caption_outputs(self, items: list[Any]) -> list[tuple]:
+        return [(c["text"], c["tokens"], c["attention"]) for c in self._caption_items(items)]
+
     def _decode_stage(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
-        if self.trainer.sanity_checking or data is None or not hasattr(data, "references"):
+        limit = self.task.decode.val_images if stage == "val" else None
+        decoded = decode_stage_once(self, stage, limit, self._caption_outputs)
+        if decoded is None:
             return
-        items = data.references(stage)
-        if stage == "val":
-            items = items[: self.task.decode.val_images]
-        if not items:
-            return
-        rank, world = self.trainer.global_rank, self.trainer.world_size
-        mine = list(range(rank, len(items), world))
-        local = [
-            (i, c["text"], c["tokens"], c["attention"])
-            for i, c in zip(mine, self._caption_items([items[i] for i in mine]))
-        ]
-        local = [entry for part in gather_objects(local) for entry in part]
-        by_index = {i: (text, tokens, attn) for i, text, tokens, attn in local}
-        metrics = self._score(items, by_index)
+        items, by_index = decoded.items, decoded.outputs
+        metrics = {**self._score(items, by_index), "captioned": float(decoded.decoded)}  # each once: len(items)
         self.last_scores[stage] = metrics
         for name, value in metrics.items():
             self.log(f"{stage}/{name}", value, prog_bar=name == "bleu4", sync_dist=False)

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from seqlab.data.batching import collate_labelled
 from seqlab.data.locate import locate
@@ -29,7 +28,7 @@ from seqlab.data.text_files import utf8_or_error
 from seqlab.data.tokenize import tokenize
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, DataError
-from seqlab.training.ddp import RankAwareData
+from seqlab.training.ddp import BucketedSplits
 
 SOURCES = ("imdb", "uci", "csv")
 UCI_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
@@ -189,13 +188,13 @@ def encode_ids(tokens: list[str], vocab: Vocab, max_len: int, truncate: str) -> 
     return vocab.encode(tokens) if tokens else torch.tensor([vocab.unk_id])
 
 
-class SentimentDataModule(RankAwareData):
+class SentimentDataModule(BucketedSplits):
     """Reads, splits and encodes once (:meth:`prepare`, before the model is built), then serves loaders.
 
     Its batch sampler shards by rank itself (``shards_itself``), so the run turns off Lightning's
     ``use_distributed_sampler``, which cannot wrap a custom batch sampler."""
 
-    shards_itself = True
+    collate = staticmethod(collate_labelled)
 
     def __init__(self, cfg) -> None:
         super().__init__()
@@ -237,19 +236,3 @@ class SentimentDataModule(RankAwareData):
             ids = [encode_ids(t, self.vocab, self.cfg.max_len, self.cfg.truncate) for t in tokens[name]]
             self.splits[name] = Encoded(ids, torch.tensor([index[label] for _, label in rows]))
         return self.vocab, self.classes
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        self.prepare()
-        split, cfg = self.splits[name], self.cfg
-        return self.bucket_loader(
-            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, collate_labelled
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from seqlab.data.batching import pad_sequences
 from seqlab.data.locate import locate
@@ -35,7 +35,7 @@ from seqlab.data.vocab import GENERATE, Vocab
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.translate.config import DIRECTIONS, TranslateConfig
 from seqlab.tasks.translate.synthetic import SYNTHETIC, digit_pairs
-from seqlab.training.ddp import RankAwareData
+from seqlab.training.ddp import BucketedSplits
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +180,13 @@ def collate_pairs(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch
     return src, src_lengths, tgt, tgt_lengths
 
 
-class TranslationDataModule(RankAwareData):
+class TranslationDataModule(BucketedSplits):
     """Reads, filters, splits and encodes once (:meth:`prepare`, before the model is built), then serves loaders
     and the val/test source sentences with their references (:meth:`references`) for BLEU.
 
     Its batch sampler shards by rank itself (``shards_itself``), as in sentiment."""
 
-    shards_itself = True
+    collate = staticmethod(collate_pairs)
 
     def __init__(self, cfg: TranslateConfig) -> None:
         super().__init__()
@@ -280,22 +280,6 @@ class TranslationDataModule(RankAwareData):
             raise ValueError(f"references of stage '{stage}' (allowed: {', '.join(STAGES)})")
         self.prepare()
         return self._references[stage]
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        self.prepare()
-        split, cfg = self.splits[name], self.cfg
-        return self.bucket_loader(
-            split, split.lengths, cfg.batch_size, cfg.bucket_batches, shuffle, cfg.data.split_seed, collate_pairs
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
 
 
 def _group_references(

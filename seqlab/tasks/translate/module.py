@@ -32,8 +32,8 @@ from seqlab.tasks.translate.attention_plot import plot_attention
 from seqlab.tasks.translate.decode import Translation, decode_batch, translations
 from seqlab.tasks.translate.decoder_role import build_decoder
 from seqlab.tasks.translate.scoring import Scores, score
-from seqlab.training.ddp import gather_objects
 from seqlab.training.loggers import log_image, log_table
+from seqlab.training.sharded_decode import decode_stage_once
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
 log = logging.getLogger(__name__)
@@ -118,21 +118,15 @@ class TranslationModule(TBPTTModule):
         return translations([self], texts, **decode)
 
     # ---- evaluation with decoding --------------------------------------------------------------------------------
+    def _hypotheses(self, items: list[Any]) -> list[str]:
+        return [out.text for out in decode_batch([self], [item.ids for item in items], self.task.decode)]
+
     def _decode_stage(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
-        if self.trainer.sanity_checking or data is None or not hasattr(data, "references"):
+        limit = self.task.decode.val_sentences if stage == "val" else None
+        decoded = decode_stage_once(self, stage, limit, self._hypotheses)
+        if decoded is None:
             return
-        items = data.references(stage)
-        if stage == "val":
-            items = items[: self.task.decode.val_sentences]
-        if not items:
-            return
-        rank, world = self.trainer.global_rank, self.trainer.world_size
-        mine = list(range(rank, len(items), world))
-        outputs = decode_batch([self], [items[i].ids for i in mine], self.task.decode)
-        local = [(i, out.text) for i, out in zip(mine, outputs)]
-        local = [pair for part in gather_objects(local) for pair in part]
-        hypotheses = dict(local)
+        items, hypotheses = decoded.items, decoded.outputs
         scores = score([hypotheses[i] for i in range(len(items))], [item.references for item in items])
         self.last_scores[stage] = scores
         self.log(f"{stage}/bleu", scores.bleu, prog_bar=True, sync_dist=False)
