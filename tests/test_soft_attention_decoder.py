@@ -132,6 +132,11 @@ def test_doubly_stochastic_penalty_by_hand():
     torch.testing.assert_close(doubly_stochastic_penalty(attention), torch.tensor(2.79))
     regions = torch.tensor([[True, True], [True, False]])  # row 1's second region is padding: 1 only
     torch.testing.assert_close(doubly_stochastic_penalty(attention, mask, regions), torch.tensor(0.75))
+    # per region: row 0 0.5 / 2, row 1 5 / 2 -> 1.375; with the region mask row 1 counts 1 region: (0.25 + 1) / 2
+    torch.testing.assert_close(doubly_stochastic_penalty(attention, mask, per_region=True), torch.tensor(1.375))
+    torch.testing.assert_close(
+        doubly_stochastic_penalty(attention, mask, regions, per_region=True), torch.tensor(0.625)
+    )
     uniform = torch.full((2, 4, 4), 0.25)  # 4 steps, 4 regions, uniform: every region gets exactly 1
     assert doubly_stochastic_penalty(uniform, torch.ones(2, 4, dtype=torch.bool)) == 0
 

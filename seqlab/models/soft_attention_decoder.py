@@ -79,20 +79,30 @@ def masked_mean(memory: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
 
 
 def doubly_stochastic_penalty(
-    attention: torch.Tensor, mask: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None
+    attention: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    memory_mask: torch.Tensor | None = None,
+    per_region: bool = False,
 ) -> torch.Tensor:
-    """``mean_b sum_i (1 - sum_t alpha_bti)^2``: the regularizer of Xu et al. (eq. 14) without its lambda.
+    """``mean_b sum_i (1 - sum_t alpha_bti)^2``: the regularizer of Xu et al. (eq. 14) without its lambda; with
+    ``per_region`` the mean over the regions instead of the sum (``mean_b mean_i``).
 
     ``attention`` ``(B, T, R)`` from the teacher-forced pass; ``mask`` ``(B, T)`` bool, True at real target steps
     (padding steps do not count in ``sum_t``), or None (all real); ``memory_mask`` ``(B, R)``, True at real regions
     (padded regions are left out of ``sum_i``), or None. Averaged over the batch rows; the task multiplies by lambda.
+    Xu et al. add the sum to a loss summed over the caption's words; next to a loss averaged over the words (as
+    seqlab's tasks train) the sum over R regions weighs R times more, which is why the caption task uses
+    ``per_region`` (as sgrvinod's PyTorch tutorial does).
     """
     if mask is not None:
         attention = attention * mask[:, :, None].to(attention.dtype)
-    per_region = (1.0 - attention.sum(dim=1)) ** 2  # (B, R)
+    squares = (1.0 - attention.sum(dim=1)) ** 2  # (B, R)
     if memory_mask is not None:
-        per_region = per_region * memory_mask.to(per_region.dtype)
-    return per_region.sum(dim=1).mean()
+        squares = squares * memory_mask.to(squares.dtype)
+    if not per_region:
+        return squares.sum(dim=1).mean()
+    regions = squares.new_full(squares.shape[:1], squares.size(1)) if memory_mask is None else memory_mask.sum(1)
+    return (squares.sum(dim=1) / regions.clamp(min=1)).mean()
 
 
 class SoftAttentionDecoder(Decoder):

@@ -1,8 +1,9 @@
 """The captioning model: image encoder -> (image-to-state | soft attention) -> recurrent decoder -> next word.
 
 Training minimises the mean cross-entropy of the reference caption words (``<eos>`` included, padding excluded)
-under teacher forcing, plus ``doubly_stochastic * sum_i (1 - sum_t alpha_ti)^2`` with soft attention (Xu et al.:
-every region attended about once over the caption). Evaluation logs ``loss`` and ``perplexity`` (teacher forcing),
+under teacher forcing, plus ``doubly_stochastic * mean_i (1 - sum_t alpha_ti)^2`` with soft attention (Xu et al.:
+every region attended about once over the caption; the mean over the regions, not their sum, so the term keeps the
+scale of the per-word loss). Evaluation logs ``loss`` and ``perplexity`` (teacher forcing),
 then captions a fixed subset of the validation images (every test image at test) through the shared search and logs
 BLEU-1..4 and CIDEr-D, also per group (``seen`` / ``heldout`` attribute combinations of the generated scenes), the
 share of captions naming exactly the right attribute words, and with attention the mass inside the named object's box.
@@ -71,7 +72,7 @@ class CaptionModule(TBPTTModule):
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=Vocab.pad_id)
         count = int((target != Vocab.pad_id).sum())
         if regularize and self.soft and self.task.decoder.doubly_stochastic > 0 and attention is not None:
-            penalty = doubly_stochastic_penalty(attention, target != Vocab.pad_id)
+            penalty = doubly_stochastic_penalty(attention, target != Vocab.pad_id, per_region=True)
             loss = loss + self.task.decoder.doubly_stochastic * penalty
         return StepResult(loss=loss, count=count, tokens=count)
 

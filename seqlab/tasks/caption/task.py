@@ -31,7 +31,7 @@ class CaptionDecoderConfig:
     embedding_dim: int = 64  # word embedding size
     attention_size: int = 64  # soft: the additive attention's hidden size
     gating: bool = True  # soft: the gating scalar beta_t = sigmoid(f(h_{t-1})) on the context
-    doubly_stochastic: float = 1.0  # soft: lambda of sum_i (1 - sum_t alpha_ti)^2 (0 = off)
+    doubly_stochastic: float = 1.0  # soft: lambda of mean_i (1 - sum_t alpha_ti)^2 (0 = off)
 
 
 @dataclass
