@@ -53,4 +53,7 @@ class CaptionConfig:
     vocab: CaptionVocabConfig = field(default_factory=CaptionVocabConfig)
     max_caption_len: int = 40  # training captions of more words are left out (references keep all)
     batch_size: int = 64
-    bucket_batches: int = 50  # batches of similar caption length are drawn from pools of this many batches
+    # training batches of similar caption length come from pools of this many batches. 1 (no pooling) by default:
+    # caption length follows the scene (one object: short, two: long), and batches grouped by length would give the
+    # image encoder's BatchNorm one kind of scene per batch and running statistics that fit neither at evaluation
+    bucket_batches: int = 1
