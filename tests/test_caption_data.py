@@ -327,7 +327,7 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, case):
 
 # ---- the data module -----------------------------------------------------------------------------------------------
 def synthetic_module(**cfg_keys) -> CaptionDataModule:
-    cfg = CaptionConfig(batch_size=8, bucket_batches=2, **cfg_keys)
+    cfg = CaptionConfig(**{"batch_size": 8, "bucket_batches": 2, **cfg_keys})
     cfg.data.image_size = 32
     cfg.data.scenes = small()
     return CaptionDataModule(cfg)
@@ -364,6 +364,20 @@ def test_ddp_shards_train_and_keeps_every_eval_batch(data_dir):
         seen["val"].append(sorted(int(i) for batch in dm.val_dataloader() for i in batch[3]))
     assert len(seen["train"][0]) == len(seen["train"][1]) > 0
     assert sorted(seen["val"][0] + seen["val"][1]) == sorted(i for i in range(SMALL["num_val"]) for _ in range(3))
+
+
+def test_default_training_batches_mix_one_and_two_object_scenes(data_dir):
+    """Caption length follows the number of objects; batches grouped by length would feed BatchNorm one kind of
+    scene at a time (running statistics that fit neither), so by default they are not grouped."""
+
+    def mixed_share(dm: CaptionDataModule) -> float:
+        dm.prepare()
+        kinds = [[len(dm.examples["train"][int(i)].boxes) for i in batch[3]] for batch in dm.train_dataloader()]
+        return sum(len(set(k)) > 1 for k in kinds) / len(kinds)
+
+    assert CaptionConfig().bucket_batches == 1
+    assert mixed_share(synthetic_module(bucket_batches=1)) >= 0.8
+    assert mixed_share(synthetic_module(bucket_batches=8)) <= 0.5  # pooled by length: mostly one kind per batch
 
 
 def test_max_caption_len_leaves_long_training_captions_out(data_dir):
