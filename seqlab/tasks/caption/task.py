@@ -22,7 +22,7 @@ DECODE_METHODS = ("greedy", "beam", "sample")
 
 
 def default_image_encoder() -> dict[str, Any]:
-    return {"name": "small_cnn", "width": 32, "depth": 3, "batch_norm": True}
+    return {"name": "small_cnn", "width": 32, "depth": 3, "batch_norm": False}
 
 
 @dataclass
