@@ -96,7 +96,7 @@ def _vec(row: dict, key: str) -> float:
 
 def ptb_small(a: dict) -> list[str]:
     """Zaremba et al.'s small PTB model: 2 x 200 LSTM, no dropout, batch 20 x 20, SGD lr 1 halved every epoch after
-    the fourth, clip 5, 13 epochs (or ``minutes``, whichever ends first), validated on the whole valid set per epoch."""
+    the fourth, clip 5, weights uniform in [-0.1, 0.1], 13 epochs (or ``minutes``, whichever ends first), validated on the whole valid set per epoch."""
     from seqlab.data.word_corpus import load_word_corpus
 
     epoch_steps = -(-((len(load_word_corpus("ptb", None).train) - 1) // 20) // 20)
@@ -108,6 +108,7 @@ def ptb_small(a: dict) -> list[str]:
         "task.embedding_dim=200",
         "task.batch_size=20",
         "task.seq_len=20",
+        "task.init_range=0.1",
         "optimizer=sgd",
         "optimizer.lr=1.0",
         "optimizer.clip_grad_norm=5.0",

@@ -121,6 +121,19 @@ def test_the_awd_recipe_trains_and_its_embedding_dropout_drops_whole_words(corpu
     torch.testing.assert_close(module.embed(ids), module.embedding(ids))
 
 
+def test_init_range_draws_every_weight_uniformly_in_the_range():
+    from seqlab.tasks.wordlm.module import WordLMModule
+
+    vocab = ["<pad>", "<unk>", "<eos>", *WORDS]
+    cfg = compose_config([*FAST, "task.tie_weights=true", "model.weight_drop=0.2", "task.init_range=0.05"])
+    module = WordLMModule(cfg, vocab)
+    weights = torch.cat([p.detach().flatten() for p in module.parameters()])
+    assert float(weights.abs().max()) <= 0.05  # PyTorch's defaults: N(0, 1) embeddings, U(+-1/4) for 16 units
+    assert abs(float(weights.std()) - 0.05 / math.sqrt(3)) < 0.003  # the std of U(-r, r), not only a bound
+    default = WordLMModule(compose_config([*FAST, "task.tie_weights=true"]), vocab)
+    assert float(default.embedding.weight.detach().abs().max()) > 0.05
+
+
 def test_adaptive_softmax_log_probabilities_sum_to_one(corpus, tmp_path):
     _, module = train(tmp_path, corpus, "task.softmax=adaptive", "task.cutoffs=[5,10]")
     logp, _ = module(torch.tensor([[2, 3, 4, 5]]))
@@ -153,6 +166,7 @@ def test_char_aware_words_embed_unseen_words_and_generation_writes_words(corpus,
         (["task.softmax=hierarchical"], "task.softmax"),
         (["task.data.corpus=wiki103"], "task.data.corpus"),
         (["task.tbptt_steps=50"], "task.tbptt_steps"),
+        (["task.init_range=0"], "task.init_range"),
     ],
 )
 def test_impossible_settings_are_refused_naming_the_key(override, key):

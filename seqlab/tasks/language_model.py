@@ -11,7 +11,8 @@ word task adds, each off by default so that the char LM is unchanged:
 - ``embedding_dropout``: whole words dropped from the embedding matrix per batch (Gal & Ghahramani; AWD-LSTM);
 - ``ar`` / ``tar``: activation regularization ``ar * mean(h_t^2)`` and temporal activation regularization
   ``tar * mean((h_t - h_{t-1})^2)`` on the encoder's (last layer's) outputs (Merity et al. 2017);
-- ``word_input=lookup|chars``: a lookup table, or word vectors built from their characters (C2W / char-CNN).
+- ``word_input=lookup|chars``: a lookup table, or word vectors built from their characters (C2W / char-CNN);
+- ``init_range``: every weight drawn from ``U(-r, r)`` (Zaremba et al. 2014) instead of PyTorch's defaults.
 
 Generation samples from the model's distribution token by token (``sample_next``, the shared search code).
 """
@@ -69,6 +70,10 @@ class LanguageModelModule(TBPTTModule):
         )
         self.embedding_dropout = float(task.get("embedding_dropout", 0.0))
         self.ar, self.tar = float(task.get("ar", 0.0)), float(task.get("tar", 0.0))
+        init_range = task.get("init_range")
+        if init_range is not None:
+            for parameter in self.parameters():  # a tied weight is one tensor and is drawn once
+                nn.init.uniform_(parameter, -float(init_range), float(init_range))
         self._val_count = 0
         self._samples: list[list] = []
 

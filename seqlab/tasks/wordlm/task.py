@@ -61,6 +61,7 @@ class WordLMConfig:
     embedding_dropout: float = 0.0
     ar: float = 0.0
     tar: float = 0.0
+    init_range: float | None = None  # every weight uniform in [-r, r] (Zaremba et al.: 0.1 small, 0.05 medium)
     evaluate_embeddings: bool = True  # analogies and word similarity at the end of the run (results.json)
     sample: WordSampleConfig = field(default_factory=WordSampleConfig)
 
@@ -96,6 +97,8 @@ class WordLMTask(Task):
         for key in ("embedding_dropout",):
             if not 0.0 <= getattr(task, key) < 1.0:
                 raise ConfigError(f"task.{key}", f"must be in [0, 1), got {getattr(task, key)}")
+        if task.init_range is not None and task.init_range <= 0:
+            raise ConfigError("task.init_range", f"must be > 0 or null, got {task.init_range}")
         if task.ar < 0 or task.tar < 0:
             raise ConfigError("task.ar", "ar and tar must be >= 0")
         if task.sample.temperature < 0:
