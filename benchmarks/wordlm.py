@@ -96,7 +96,8 @@ def _vec(row: dict, key: str) -> float:
 
 def ptb_small(a: dict) -> list[str]:
     """Zaremba et al.'s small PTB model: 2 x 200 LSTM, no dropout, batch 20 x 20, SGD lr 1 halved every epoch after
-    the fourth, clip 5, weights uniform in [-0.1, 0.1], 13 epochs (or ``minutes``, whichever ends first), validated on the whole valid set per epoch."""
+    the fourth, clip 5, weights uniform in [-0.1, 0.1], 13 epochs (or ``minutes``, whichever ends first), validated
+    on the whole valid set per epoch."""
     from seqlab.data.word_corpus import load_word_corpus
 
     epoch_steps = -(-((len(load_word_corpus("ptb", None).train) - 1) // 20) // 20)
