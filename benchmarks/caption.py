@@ -5,14 +5,16 @@ images.
 
 Usage:
 
-    python benchmarks/caption.py [rows=none,soft] [epochs=10] [hidden=128] [beam=3] [threads=1] \
-        [out=benchmarks/results/caption] [extra="key=value ..."]
+    python benchmarks/caption.py [rows=none,soft,soft_zero] [epochs=10] [hidden=128] [beam=3] [threads=1] \
+        [out=benchmarks/results/caption] [extra="key=value ..."] [train=false]
 
 Each row is a normal run (``python -m seqlab task=caption model=lstm ...``, folder ``out/runs/<row>``) whose best
 checkpoint then captions every test image greedily and with beam search. Columns: BLEU-4 and CIDEr-D (coco-caption
 definitions) on seen and held-out images, the share of captions naming exactly the right attribute words, and with
-attention the attention mass inside the box of the object being named. Writes ``out/summary.json`` and
-``out/table.md`` and prints the table.
+attention the attention mass inside the box of the object being named (and "chance", what uniform attention would
+get on the same words). ``soft_zero`` starts the decoder from zeros rather than from the mean of the grid, so the
+image reaches it only through attention. ``train=false`` scores finished runs again without training. Writes
+``out/summary.json`` and ``out/table.md`` and prints the table.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SPEC = {
     "threads": (int, 1),
     "out": (str, "benchmarks/results/caption"),
     "extra": (str, ""),
+    "train": (bool, True),
 }
 NAN = float("nan")
 
@@ -55,6 +58,13 @@ COLUMNS = {
     "attributes seen": _f("seen_attributes"),
     "attributes held-out": _f("heldout_attributes"),
     "attention in box": _f("attention_in_box"),
+    "chance": _f("attention_in_box_chance"),
+}
+ROWS = {  # row name -> its decoder keys
+    "none": ["task.decoder.attention=none"],
+    "soft": ["task.decoder.attention=soft"],
+    # the image reaches the decoder only through attention: no h_0 from the mean of the grid
+    "soft_zero": ["task.decoder.attention=soft", "task.decoder.init=zero"],
 }
 
 
@@ -64,7 +74,7 @@ def overrides(a: dict, name: str) -> list[str]:
         "model=lstm",
         f"model.hidden_size={a['hidden']}",
         "model.num_layers=1",
-        f"task.decoder.attention={name}",
+        *ROWS[name],
         f"task.decode.beam_size={a['beam']}",
         f"trainer.max_epochs={a['epochs']}",
         f"hardware.threads={a['threads']}",
@@ -87,8 +97,12 @@ def main(argv: list[str]) -> None:
     for name in [r for r in a["rows"].split(",") if r]:
         args = overrides(a, name)
         started = time.time()
-        results = run(seqlab_config(args), root / "runs" / name)
-        module = load_module(results["best_checkpoint"] or root / "runs" / name)
+        folder = root / "runs" / name
+        if a["train"]:
+            results = run(seqlab_config(args), folder)
+        else:  # score the finished run again (after a change to the scoring)
+            results = json.loads((folder / "results.json").read_text())
+        module = load_module(results["best_checkpoint"] or folder)
         data = CaptionDataModule(module.task)
         items = data.references("test")
         base = {

@@ -15,7 +15,7 @@ from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 from seqlab.run import run
 from seqlab.tasks.caption.scenes import SceneObject
-from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, region_boxes
+from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, box_share, mass_in_box, region_boxes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -97,6 +97,24 @@ def test_attribute_words_and_attention_in_the_named_box():
     ]
     weights = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1], [0.0, 0.1, 0.1, 0.8]])
     assert attention_in_box(["a", "circle", "square"], weights, boxes, regions) == pytest.approx([0.7, 0.8])
+    # a box over half of region 0 and a quarter of region 1 gets half and a quarter of their weight
+    assert mass_in_box(torch.tensor([0.4, 0.4, 0.2, 0.0]), regions, (16, 0, 40, 32)) == pytest.approx(0.3)
+    assert box_share((16, 0, 40, 32), 64) == pytest.approx(24 * 32 / 64**2)  # uniform attention's score
+    uniform = torch.full((4,), 0.25)
+    assert mass_in_box(uniform, regions, (16, 0, 40, 32)) == pytest.approx(box_share((16, 0, 40, 32), 64))
+
+
+@pytest.mark.parametrize("init", ["mean", "zero"])
+def test_soft_decoder_init_zero_leaves_the_image_to_attention_alone(init):
+    from seqlab.tasks.caption.roles import build_decoder
+
+    cfg = compose_config([*FAST, f"task.decoder.init={init}"])
+    decoder = build_decoder(cfg.model, cfg.task.decoder, vocab_size=10, memory_size=8)
+    grid = torch.randn(3, 16, 8)
+    state = decoder.init_state(grid)
+    assert bool((state["rnn"] == 0).all()) == (init == "zero")
+    _, _, alpha = decoder.step(torch.tensor([1, 1, 1]), state, grid)
+    torch.testing.assert_close(alpha.sum(-1), torch.ones(3))
 
 
 @pytest.mark.parametrize(
@@ -108,6 +126,7 @@ def test_attribute_words_and_attention_in_the_named_box():
         (["task.decoder.attention=hard"], "task.decoder.attention"),
         (["task.image_encoder.name=resnet"], "task.image_encoder.name"),
         (["task.decode.method=nucleus"], "task.decode.method"),
+        (["task.decoder.init=pooled"], "task.decoder.init"),
     ],
 )
 def test_impossible_settings_are_refused_naming_the_key(override, key):

@@ -26,7 +26,14 @@ from seqlab.models.soft_attention_decoder import doubly_stochastic_penalty
 from seqlab.tasks.base import task_config
 from seqlab.tasks.caption.plots import plot_captions
 from seqlab.tasks.caption.roles import ImageToState, build_decoder, build_image_encoder
-from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, caption_scores, region_boxes
+from seqlab.tasks.caption.scoring import (
+    attention_in_box,
+    attributes_match,
+    box_share,
+    caption_scores,
+    named_boxes,
+    region_boxes,
+)
 from seqlab.training.loggers import log_image
 from seqlab.training.sharded_decode import decode_stage_once
 from seqlab.training.tbptt import StepResult, TBPTTModule
@@ -167,23 +174,27 @@ class CaptionModule(TBPTTModule):
             for group in groups:
                 chosen = [h for h, item in zip(hits, items) if item.group == group]
                 metrics[f"{group}_attributes"] = sum(chosen) / len(chosen)
-        masses = self._attention_in_box(items, by_index)
+        masses, chances = self._attention_in_box(items, by_index)
         if masses:
             metrics["attention_in_box"] = sum(masses) / len(masses)
+            metrics["attention_in_box_chance"] = sum(chances) / len(chances)
         return metrics
 
-    def _attention_in_box(self, items: list[Any], by_index: dict[int, tuple]) -> list[float]:
+    def _attention_in_box(self, items: list[Any], by_index: dict[int, tuple]) -> tuple[list[float], list[float]]:
+        """Per named shape word: the attention mass in its object's box, and that box's share of the image."""
         if not self.soft or not items or items[0].boxes is None:
-            return []
+            return [], []
         image = items[0].image
-        grid = self.image_encoder.grid_shape_for(tuple(image.shape))
-        regions = region_boxes(grid, int(image.shape[-1]))
+        size = int(image.shape[-1])
+        regions = region_boxes(self.image_encoder.grid_shape_for(tuple(image.shape)), size)
         masses: list[float] = []
+        chances: list[float] = []
         for i, item in enumerate(items):
             _, tokens, attention = by_index[i]
             if attention is not None and item.boxes:
                 masses += attention_in_box(tokens, attention, item.boxes, regions)
-        return masses
+                chances += [box_share(obj.box, size) for _, obj in named_boxes(tokens, item.boxes, len(attention))]
+        return masses, chances
 
     def _draw(self, items: list[Any], outputs: list[tuple]) -> None:
         step = self.trainer.global_step

@@ -4,7 +4,8 @@
   colours, shapes, with repeats) of one of its references: did the model see what is there, whatever the phrasing;
 - ``attention_in_box``: for each generated shape word, the attention mass of that step inside the box of the object
   it names (the object of that shape, and of the colour just before it when several match), averaged: does the
-  attention land on the object being named (Xu et al.'s pictures, measured).
+  attention land on the object being named (Xu et al.'s pictures, measured); ``attention_in_box_chance`` is what
+  uniform attention would score on the same words (the named boxes' share of the image).
 """
 
 from __future__ import annotations
@@ -37,23 +38,37 @@ def region_boxes(grid_shape: tuple[int, int], image_size: int) -> torch.Tensor:
 
 
 def mass_in_box(weights: torch.Tensor, regions: torch.Tensor, box: tuple[int, int, int, int]) -> float:
-    """Attention mass of ``weights`` ``(R,)`` over the regions whose centre lies inside ``box``."""
-    cx, cy = (regions[:, 0] + regions[:, 2]) / 2, (regions[:, 1] + regions[:, 3]) / 2
+    """Attention mass of ``weights`` ``(R,)`` inside ``box``, each region's weight spread evenly over its pixels:
+    ``sum_i alpha_i |region_i & box| / |region_i|`` (a region half inside the box brings half its weight)."""
     x0, y0, x1, y1 = box
-    inside = (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
-    return float(weights[inside].sum())
+    width = (regions[:, 2].clamp(max=x1) - regions[:, 0].clamp(min=x0)).clamp(min=0)
+    height = (regions[:, 3].clamp(max=y1) - regions[:, 1].clamp(min=y0)).clamp(min=0)
+    area = (regions[:, 2] - regions[:, 0]) * (regions[:, 3] - regions[:, 1])
+    return float((weights * width * height / area).sum())
 
 
-def attention_in_box(tokens: list[str], weights: torch.Tensor, boxes: list[Any], regions: torch.Tensor) -> list[float]:
-    """Per generated shape word that names a drawn object: the step's attention mass inside that object's box."""
-    masses = []
-    for t, word in enumerate(tokens[: weights.size(0)]):
+def box_share(box: tuple[int, int, int, int], image_size: int) -> float:
+    """The share of the image inside ``box``: what :func:`mass_in_box` gives for uniform attention (chance)."""
+    x0, y0, x1, y1 = box
+    return (x1 - x0) * (y1 - y0) / image_size**2
+
+
+def named_boxes(tokens: list[str], boxes: list[Any], steps: int) -> list[tuple[int, Any]]:
+    """``(step, object)`` per generated shape word that names one drawn object (of that shape, and of the colour
+    just before it when several match)."""
+    named = []
+    for t, word in enumerate(tokens[:steps]):
         candidates = [b for b in boxes if b.shape == word]
         if len(candidates) > 1 and t > 0:
             candidates = [b for b in candidates if b.colour == tokens[t - 1]] or candidates
         if len(candidates) == 1:
-            masses.append(mass_in_box(weights[t], regions, candidates[0].box))
-    return masses
+            named.append((t, candidates[0]))
+    return named
+
+
+def attention_in_box(tokens: list[str], weights: torch.Tensor, boxes: list[Any], regions: torch.Tensor) -> list[float]:
+    """Per generated shape word that names a drawn object: the step's attention mass inside that object's box."""
+    return [mass_in_box(weights[t], regions, obj.box) for t, obj in named_boxes(tokens, boxes, weights.size(0))]
 
 
 def caption_scores(hypotheses: list[str], references: list[list[str]]) -> dict[str, float]:

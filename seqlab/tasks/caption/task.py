@@ -19,6 +19,7 @@ from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, r
 from seqlab.training.tbptt_check import check_positive
 
 DECODE_METHODS = ("greedy", "beam", "sample")
+SOFT_INITS = ("mean", "zero")
 
 
 def default_image_encoder() -> dict[str, Any]:
@@ -31,6 +32,7 @@ class CaptionDecoderConfig:
     embedding_dim: int = 64  # word embedding size
     attention_size: int = 64  # soft: the additive attention's hidden size
     gating: bool = True  # soft: the gating scalar beta_t = sigmoid(f(h_{t-1})) on the context
+    init: str = "mean"  # soft: h_0 (c_0) = tanh(W mean_i a_i) | zero (the image reaches the decoder only by attention)
     doubly_stochastic: float = 1.0  # soft: lambda of mean_i (1 - sum_t alpha_ti)^2 (0 = off)
 
 
@@ -92,6 +94,8 @@ class CaptionTask(Task):
             raise ConfigError("task.decode.method", f"unknown method '{task.decode.method}'", DECODE_METHODS)
         check_positive(task.decoder, "embedding_dim", "attention_size", prefix="task.decoder")
         check_positive(task.decode, "beam_size", "max_len", "batch_size", prefix="task.decode")
+        if task.decoder.init not in SOFT_INITS:
+            raise ConfigError("task.decoder.init", f"unknown init '{task.decoder.init}'", allowed=SOFT_INITS)
         if task.decoder.doubly_stochastic < 0:
             raise ConfigError("task.decoder.doubly_stochastic", "must be >= 0")
         build_image_encoder(task.image_encoder)  # checks its keys; small and cheap for the built-ins
