@@ -106,11 +106,13 @@ def test_attribute_words_and_attention_in_the_named_box():
 
 @pytest.mark.parametrize("init", ["mean", "zero"])
 def test_soft_decoder_init_zero_leaves_the_image_to_attention_alone(init):
-    from seqlab.tasks.caption.roles import build_decoder
+    from seqlab.tasks.caption.module import CaptionModule
 
     cfg = compose_config([*FAST, f"task.decoder.init={init}"])
-    decoder = build_decoder(cfg.model, cfg.task.decoder, vocab_size=10, memory_size=8)
-    grid = torch.randn(3, 16, 8)
+    module = CaptionModule(cfg, ["<pad>", "<unk>", "<bos>", "<eos>", "a", "red", "circle"], ["red", "circle"])
+    decoder = module.decoder
+    memory = decoder.memory_size
+    grid = torch.randn(3, 16, memory)
     state = decoder.init_state(grid)
     assert bool((state["rnn"] == 0).all()) == (init == "zero")
     _, _, alpha = decoder.step(torch.tensor([1, 1, 1]), state, grid)

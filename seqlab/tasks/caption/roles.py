@@ -55,8 +55,7 @@ def build_decoder(model_cfg: Any, decoder: Any, vocab_size: int, memory_size: in
     }
     if decoder.attention == "soft":
         cls = registry.get_decoder("show_attend_tell")
-        init = decoder.get("init", "mean")
-        extra = {"attention_size": decoder.attention_size, "gating": decoder.gating, "init": init}
+        extra = {"attention_size": decoder.attention_size, "gating": decoder.gating, "init": decoder.init}
         return cls(vocab_size, memory_size, _typed(cls, {**common, **extra}))
     cls = registry.get_decoder("rnn")
     return cls(vocab_size, None, _typed(cls, {**common, "attention": "none"}))
