@@ -104,6 +104,21 @@ def test_attribute_words_and_attention_in_the_named_box():
     assert mass_in_box(uniform, regions, (16, 0, 40, 32)) == pytest.approx(box_share((16, 0, 40, 32), 64))
 
 
+def test_show_and_tell_state_tells_images_apart_when_their_features_share_a_large_offset():
+    from seqlab.tasks.caption.roles import ImageToState
+
+    torch.manual_seed(0)
+    to_state = ImageToState(image_size=64, hidden_size=32, num_layers=2, lstm=True)
+    pooled = 16.0 + 0.2 * torch.randn(8, 64)  # what a from-scratch CNN without BatchNorm drifted to
+    h, c = to_state(pooled)
+    assert h.shape == c.shape == (2, 8, 32)
+    assert float(h.abs().max()) < 0.999  # not saturated ...
+    assert float(h.std(dim=1).mean()) > 0.1  # ... so every image gets its own state
+    pooled.requires_grad_(True)
+    to_state(pooled)[0].sum().backward()
+    assert float(pooled.grad.abs().mean()) > 1e-3  # and the encoder is told how to change
+
+
 @pytest.mark.parametrize("init", ["mean", "zero"])
 def test_soft_decoder_init_zero_leaves_the_image_to_attention_alone(init):
     from seqlab.tasks.caption.module import CaptionModule
