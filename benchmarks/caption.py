@@ -13,7 +13,8 @@ checkpoint then captions every test image greedily and with beam search. Columns
 definitions) on seen and held-out images, the share of captions naming exactly the right attribute words, and with
 attention the attention mass inside the box of the object being named (and "chance", what uniform attention would
 get on the same words). ``soft_zero`` starts the decoder from zeros rather than from the mean of the grid, so the
-image reaches it only through attention. ``train=false`` scores finished runs again without training. Writes
+image reaches it only through attention; ``soft_zero_free`` also drops the doubly stochastic penalty.
+``train=false`` scores finished runs again without training. Writes
 ``out/summary.json`` and ``out/table.md`` and prints the table.
 """
 
@@ -65,6 +66,8 @@ ROWS = {  # row name -> its decoder keys
     "soft": ["task.decoder.attention=soft"],
     # the image reaches the decoder only through attention: no h_0 from the mean of the grid
     "soft_zero": ["task.decoder.attention=soft", "task.decoder.init=zero"],
+    # and without the doubly stochastic penalty, which pulls every region's total attention towards the same value
+    "soft_zero_free": ["task.decoder.attention=soft", "task.decoder.init=zero", "task.decoder.doubly_stochastic=0"],
 }
 
 

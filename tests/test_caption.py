@@ -15,7 +15,14 @@ from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
 from seqlab.run import run
 from seqlab.tasks.caption.scenes import SceneObject
-from seqlab.tasks.caption.scoring import attention_in_box, attributes_match, box_share, mass_in_box, region_boxes
+from seqlab.tasks.caption.scoring import (
+    attention_in_box,
+    attributes_match,
+    box_share,
+    mass_in_box,
+    named_boxes,
+    region_boxes,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -97,6 +104,16 @@ def test_attribute_words_and_attention_in_the_named_box():
     ]
     weights = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1], [0.0, 0.1, 0.1, 0.8]])
     assert attention_in_box(["a", "circle", "square"], weights, boxes, regions) == pytest.approx([0.7, 0.8])
+    # the size and colour words before a shape name the same object; "blue" before "circle" is not the circle's
+    phrase = ["a", "small", "red", "circle", "blue", "square"]
+    named = named_boxes(phrase, boxes, len(phrase))
+    assert [(t, obj.shape) for t, obj in named] == [
+        (1, "circle"),
+        (2, "circle"),
+        (3, "circle"),
+        (4, "square"),
+        (5, "square"),
+    ]
     # a box over half of region 0 and a quarter of region 1 gets half and a quarter of their weight
     assert mass_in_box(torch.tensor([0.4, 0.4, 0.2, 0.0]), regions, (16, 0, 40, 32)) == pytest.approx(0.3)
     assert box_share((16, 0, 40, 32), 64) == pytest.approx(24 * 32 / 64**2)  # uniform attention's score

@@ -2,8 +2,9 @@
 
 - ``attributes``: on generated scenes, the share of images whose caption names exactly the attribute words (sizes,
   colours, shapes, with repeats) of one of its references: did the model see what is there, whatever the phrasing;
-- ``attention_in_box``: for each generated shape word, the attention mass of that step inside the box of the object
-  it names (the object of that shape, and of the colour just before it when several match), averaged: does the
+- ``attention_in_box``: for each generated word that names an object (its size, colour and shape words), the
+  attention mass of that step inside the object's box (the object of that shape, and of the colour just before it
+  when several match), averaged: does the
   attention land on the object being named (Xu et al.'s pictures, measured); ``attention_in_box_chance`` is what
   uniform attention would score on the same words (the named boxes' share of the image).
 """
@@ -54,20 +55,28 @@ def box_share(box: tuple[int, int, int, int], image_size: int) -> float:
 
 
 def named_boxes(tokens: list[str], boxes: list[Any], steps: int) -> list[tuple[int, Any]]:
-    """``(step, object)`` per generated shape word that names one drawn object (of that shape, and of the colour
-    just before it when several match)."""
+    """``(step, object)`` per generated word that names one drawn object: each shape word of one drawn object (of that
+    shape, and of the colour just before it when several match), and the colour and size words just before it that
+    are that object's ("a small red circle": small, red and circle all name the red circle)."""
     named = []
     for t, word in enumerate(tokens[:steps]):
         candidates = [b for b in boxes if b.shape == word]
         if len(candidates) > 1 and t > 0:
             candidates = [b for b in candidates if b.colour == tokens[t - 1]] or candidates
-        if len(candidates) == 1:
-            named.append((t, candidates[0]))
+        if len(candidates) != 1:
+            continue
+        obj, first = candidates[0], t
+        if first > 0 and tokens[first - 1] == obj.colour:
+            first -= 1
+        if first > 0 and tokens[first - 1] == obj.size:
+            first -= 1
+        named += [(s, obj) for s in range(first, t + 1)]
     return named
 
 
 def attention_in_box(tokens: list[str], weights: torch.Tensor, boxes: list[Any], regions: torch.Tensor) -> list[float]:
-    """Per generated shape word that names a drawn object: the step's attention mass inside that object's box."""
+    """Per generated word naming a drawn object (its size, colour and shape words): that step's attention mass
+    inside the object's box."""
     return [mass_in_box(weights[t], regions, obj.box) for t, obj in named_boxes(tokens, boxes, weights.size(0))]
 
 
