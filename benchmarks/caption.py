@@ -97,7 +97,8 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(a["threads"])
     root = Path(a["out"])
     rows: list[dict] = []
-    for name in [r for r in a["rows"].split(",") if r]:
+    chosen = "none" if a["rows"] is None else a["rows"]  # key=value reads a lone "none" as null
+    for name in [r for r in chosen.split(",") if r]:
         args = overrides(a, name)
         started = time.time()
         folder = root / "runs" / name
