@@ -14,8 +14,8 @@ definitions) on seen and held-out images, the share of captions naming exactly t
 attention the attention mass inside the box of the object being named (and "chance", what uniform attention would
 get on the same words). ``soft_zero`` starts the decoder from zeros rather than from the mean of the grid, so the
 image reaches it only through attention; ``soft_zero_free`` also drops the doubly stochastic penalty.
-``train=false`` scores finished runs again without training. Writes
-``out/summary.json`` and ``out/table.md`` and prints the table.
+``train=false`` scores finished runs again without training. Writes ``out/summary.json`` and ``out/table.md`` and
+prints the table.
 """
 
 from __future__ import annotations

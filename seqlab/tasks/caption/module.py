@@ -27,10 +27,10 @@ from seqlab.tasks.base import task_config
 from seqlab.tasks.caption.plots import plot_captions
 from seqlab.tasks.caption.roles import ImageToState, build_decoder, build_image_encoder
 from seqlab.tasks.caption.scoring import (
-    attention_in_box,
     attributes_match,
     box_share,
     caption_scores,
+    mass_in_box,
     named_boxes,
     region_boxes,
 )
@@ -181,7 +181,7 @@ class CaptionModule(TBPTTModule):
         return metrics
 
     def _attention_in_box(self, items: list[Any], by_index: dict[int, tuple]) -> tuple[list[float], list[float]]:
-        """Per named shape word: the attention mass in its object's box, and that box's share of the image."""
+        """Per word naming a drawn object: the attention mass in its box, and that box's share of the image."""
         if not self.soft or not items or items[0].boxes is None:
             return [], []
         image = items[0].image
@@ -192,8 +192,9 @@ class CaptionModule(TBPTTModule):
         for i, item in enumerate(items):
             _, tokens, attention = by_index[i]
             if attention is not None and item.boxes:
-                masses += attention_in_box(tokens, attention, item.boxes, regions)
-                chances += [box_share(obj.box, size) for _, obj in named_boxes(tokens, item.boxes, len(attention))]
+                for t, obj in named_boxes(tokens, item.boxes, attention.size(0)):
+                    masses.append(mass_in_box(attention[t], regions, obj.box))
+                    chances.append(box_share(obj.box, size))
         return masses, chances
 
     def _draw(self, items: list[Any], outputs: list[tuple]) -> None:

@@ -4,7 +4,7 @@ from the image to the decoder's first state.
 
 - ``task.decoder.attention=none`` (Show and Tell, Vinyals et al. 2015): the built-in ``rnn`` decoder without
   attention; the pooled image vector v initialises every layer's state, ``h_0 = tanh(W_h LN(v))`` (and
-  ``c_0 = tanh(W_c LN(v))``, LN a LayerNorm for an LSTM).
+  ``c_0 = tanh(W_c LN(v))`` for an LSTM; LN a LayerNorm).
 - ``soft`` (Show, Attend and Tell, Xu et al. 2015): the ``show_attend_tell`` decoder attends over the feature grid at
   every step (gating scalar optional) and initialises its state from the mean of the grid itself.
 """

@@ -4,9 +4,9 @@
   colours, shapes, with repeats) of one of its references: did the model see what is there, whatever the phrasing;
 - ``attention_in_box``: for each generated word that names an object (its size, colour and shape words), the
   attention mass of that step inside the object's box (the object of that shape, and of the colour just before it
-  when several match), averaged: does the
-  attention land on the object being named (Xu et al.'s pictures, measured); ``attention_in_box_chance`` is what
-  uniform attention would score on the same words (the named boxes' share of the image).
+  when several match), averaged: does the attention land on the object being named (Xu et al.'s pictures,
+  measured); ``attention_in_box_chance`` is what uniform attention would score on the same words (the named boxes'
+  share of the image).
 """
 
 from __future__ import annotations

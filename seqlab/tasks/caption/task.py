@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from seqlab import registry
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
+from seqlab.models.soft_attention_decoder import INITS as SOFT_INITS
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.caption.config import CaptionConfig
 from seqlab.tasks.caption.data import CaptionDataModule
@@ -19,7 +20,6 @@ from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, r
 from seqlab.training.tbptt_check import check_positive
 
 DECODE_METHODS = ("greedy", "beam", "sample")
-SOFT_INITS = ("mean", "zero")
 
 
 def default_image_encoder() -> dict[str, Any]:
