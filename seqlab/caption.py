@@ -3,9 +3,10 @@
 ``python -m seqlab.caption ckpt_path=RUN image=photo.png [image=more.png ...] [beam_size=5] [attention_plot=out.png]``
 
 Prints one caption per image (``image=`` may repeat, or name several files separated by commas). ``method``,
-``beam_size``, ``alpha``, ``temperature`` override the checkpoint's ``task.decode``. ``attention_plot=PATH`` draws
-each image with its caption and, for a model with soft attention, the attention of every word over the image. An
-unreadable image is one line naming the file; nothing is written then.
+``beam_size``, ``alpha``, ``temperature`` override the checkpoint's ``task.decode`` (checked as training checks them:
+seqlab/generation/checks.py). ``attention_plot=PATH`` draws each image with its caption and, for a model with soft
+attention, the attention of every word over the image; the path is checked before anything is read. An unreadable
+image is one line naming the file; nothing is written then.
 """
 
 from __future__ import annotations
@@ -43,14 +44,18 @@ def caption(
     import torch
 
     from seqlab.checkpoint import load_module
+    from seqlab.generation.checks import check_decode
+    from seqlab.output_paths import check_output_file, writing
     from seqlab.tasks.caption.plots import plot_captions
     from seqlab.tasks.caption.sources import read_image
-    from seqlab.tasks.caption.task import DECODE_METHODS
 
-    if method is not None and method not in DECODE_METHODS:
-        raise ConfigError("method", f"unknown method '{method}'", allowed=DECODE_METHODS)
-    if beam_size is not None and beam_size < 1:
-        raise ConfigError("beam_size", f"must be >= 1, got {beam_size}")
+    overrides = {
+        k: v
+        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
+        if v is not None
+    }
+    check_decode(overrides)
+    plot_path = check_output_file("attention_plot", attention_plot) if attention_plot else None
     paths = [Path(p.strip()) for p in image.split(",") if p.strip()]
     if not paths:
         raise ConfigError("image", "names no file")
@@ -60,24 +65,20 @@ def caption(
     if module.task.data.source == "features":
         raise ConfigError("image", "this model reads precomputed features, not images")
     images = torch.stack([read_image(p, module.task.data.image_size, key="image") for p in paths])
-    overrides = {
-        k: v
-        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
-        if v is not None
-    }
     if beam_size is not None and method is None:
         overrides["method"] = "beam"
     results = module.caption(images, **overrides)
-    if attention_plot:
+    if plot_path is not None:
         grid = module.image_encoder.grid_shape_for(tuple(images[0].shape)) if module.soft else None
-        plot_captions(
-            list(images),
-            [r["text"] for r in results],
-            [r["tokens"] for r in results],
-            [r["attention"] for r in results],
-            grid,
-            Path(attention_plot),
-        )
+        with writing("attention_plot", plot_path):
+            plot_captions(
+                list(images),
+                [r["text"] for r in results],
+                [r["tokens"] for r in results],
+                [r["attention"] for r in results],
+                grid,
+                plot_path,
+            )
     return results
 
 

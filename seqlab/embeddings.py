@@ -7,8 +7,8 @@
 ``word_vectors() -> seqlab.vectors.WordVectors``. ``nearest``: comma-separated words, each with its ``k`` nearest
 neighbours by cosine. ``analogy``: comma-separated expressions, answered by 3CosAdd. ``evaluate``: analogy accuracy
 and word-similarity Spearman (files in ``data_dir`` or ``$SEQLAB_DATA_DIR/word-similarity-analogy``). ``export``:
-the vectors as a word2vec text file. Words are looked up exactly, else case-insensitively. Errors are one line,
-exit 2.
+the vectors as a word2vec text file (its path checked before the checkpoint is read). Words are looked up exactly,
+else case-insensitively. Errors are one line, exit 2.
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ def embeddings(
     """The lines to print (every query is answered before anything is printed, so an error comes alone)."""
     from seqlab import vectors as wv
     from seqlab.checkpoint import load_module
+    from seqlab.output_paths import check_output_file, writing
     from seqlab.vectors.evaluate import FILES
 
     if k < 1:
         raise ConfigError("k", f"must be >= 1, got {k}")
+    export_path = check_output_file("export", export) if export else None  # before any work
     module = load_module(ckpt_path, map_location=device)
     if not hasattr(module, "word_vectors"):
         raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' has no word vectors")
@@ -76,8 +78,9 @@ def embeddings(
             where = data_dir or "$SEQLAB_DATA_DIR/word-similarity-analogy"
             raise DataError(f"evaluate: no evaluation files ({', '.join(FILES.values())}) in {where}")
         lines += [f"{name}: {_number(value)}" for name, value in results.items()]
-    if export:
-        path = wv.export_word2vec_text(vectors, export)
+    if export_path is not None:
+        with writing("export", export_path):
+            path = wv.export_word2vec_text(vectors, export_path)
         lines.append(f"wrote {len(vectors)} vectors of {vectors.dim} dimensions to {path}")
     if not lines:
         lines.append(

@@ -30,12 +30,12 @@ def generate(
     ckpt_path: str, prompt: str = "\n", length: int = 500, temperature: float = 1.0, seed: int = 0, device: str = "cpu"
 ) -> str:
     from seqlab.checkpoint import load_module
+    from seqlab.generation.checks import check_decode
     from seqlab.generation.seeds import derive_seed
 
     if length < 0:
         raise ConfigError("length", f"must be >= 0, got {length}")
-    if temperature < 0:
-        raise ConfigError("temperature", f"must be >= 0, got {temperature}")
+    check_decode({"temperature": temperature})
     module = load_module(ckpt_path, map_location=device)
     if not hasattr(module, "generate"):
         raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' does not generate text")

@@ -24,6 +24,7 @@ import yaml
 
 from seqlab.cli_args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
+from seqlab.output_paths import check_output_dir, check_output_file, writing
 from seqlab.results import FAILED_FILE, RESULTS_FILE
 
 METRIC_PREFIXES = ("val/", "test/")
@@ -309,7 +310,12 @@ def report(
         raise ConfigError("sort", f"no run reports '{sort}'", allowed=reported)
     runs = sort_runs(runs, sort, order)
     header, rows = build_table(runs, sort, columns)
-    out = Path(out) if out else (Path(paths[0]) if len(paths) == 1 else Path.cwd())
+    out = check_output_dir("out", Path(out) if out else (Path(paths[0]) if len(paths) == 1 else Path.cwd()))
+    page = None
+    if html:  # every output checked before the first is written
+        page = out if html is True else Path(html)
+        page = page / "report.html" if page.is_dir() else page
+        page = check_output_file("out" if html is True else "--out", page)
     out.mkdir(parents=True, exist_ok=True)
     common = common_overrides(runs)
     ok = sum(r.status == "ok" for r in runs)
@@ -339,12 +345,13 @@ def report(
             files["png"] = out / "report_curves.png"
         else:
             print(f"no {metric} curves (csv/metrics.csv) to draw")
-    if html:
+    if page is not None:
         from seqlab.report_html import write_html
 
-        page = out if html is True else Path(html)
-        page = page / "report.html" if page.is_dir() else page
-        files["html"] = write_html(page, runs, sort, order, columns, metric, exclude_images=[out / "report_curves.png"])
+        with writing("--out" if html is not True else "out", page):
+            files["html"] = write_html(
+                page, runs, sort, order, columns, metric, exclude_images=[out / "report_curves.png"]
+            )
     print("wrote " + ", ".join(str(p) for p in files.values()))
     return {"header": header, "rows": rows, "runs": runs, "files": files}
 

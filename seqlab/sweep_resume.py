@@ -38,7 +38,11 @@ from seqlab.results import FAILED_FILE, RESULTS_FILE, write_json
 from seqlab.run_folder import SWEEP_MARKER, _launched_rank, is_seqlab_sweep
 
 log = logging.getLogger("seqlab")
-FREE_KEYS = ("resume_sweep", "rerun_failed")  # may differ between a sweep and its resumption (and hydra.*)
+FREE_KEYS = (
+    "resume_sweep",
+    "rerun_failed",
+    "sweep_max_jobs",
+)  # may differ between a sweep and its resumption (and hydra.*)
 LAST = Path("checkpoints") / "last.ckpt"
 RUNS = ("resume", "restart", "rerun", "new")  # the actions that launch the job
 ENV_CHECKPOINT = "SEQLAB_SWEEP_CHECKPOINT"  # the checkpoint of a resumed job, for its DDP ranks

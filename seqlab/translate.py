@@ -6,13 +6,17 @@
 Prints one translation per input sentence (``text=`` one sentence, ``input=`` a UTF-8 file with one sentence a
 line). Several checkpoints separated by commas decode as one ensemble (their log-probabilities averaged at each step,
 Sutskever et al. 2014); they must share vocabularies. ``method``, ``beam_size``, ``alpha`` and ``temperature``
-override the checkpoint's ``task.decode``. Words outside the source vocabulary are read as ``<unk>`` and listed in a
-note on stderr. ``attention_plot=PATH`` draws the attention of the (first few) sentences.
+override the checkpoint's ``task.decode`` (checked as training checks them: seqlab/generation/checks.py). Words outside
+the source vocabulary are read as ``<unk>`` and listed in a note on stderr. ``attention_plot=PATH`` draws the
+attention of the (first few) sentences; the path is checked before anything is read or decoded. A sentence of more
+than ``max_source_tokens`` (250) tokens is refused in one line naming its line (decoding time grows with the square of
+its length): split it into sentences, one a line. An input of several batches prints its progress on stderr.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ SPEC = {
     "alpha": (float, None),
     "temperature": (float, None),
     "attention_plot": (str, None),
+    "max_source_tokens": (int, 250),
     "device": (str, "cpu"),
 }
 MAX_PLOTTED = 6
@@ -75,42 +80,61 @@ def translate(
     alpha: float | None = None,
     temperature: float | None = None,
     attention_plot: str | None = None,
+    max_source_tokens: int = 250,
     device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Any]:
-    """The translations (``seqlab.tasks.translate.decode.Translation``) of the sentences, in order."""
-    from seqlab.tasks.translate.config import DECODE_METHODS
+    """The translations (``seqlab.tasks.translate.decode.Translation``) of the sentences, in order. Every value and
+    the plot's path are checked before a checkpoint is read; a sentence of more than ``max_source_tokens`` tokens is
+    refused before any is decoded. ``progress(done, total)`` is called after each decoded batch."""
+    from seqlab.generation.checks import check_decode
+    from seqlab.output_paths import check_output_file, writing
     from seqlab.tasks.translate.decode import translations
 
-    sentences = read_sentences(text, input)
-    if method is not None and method not in DECODE_METHODS:
-        raise ConfigError("method", f"unknown method '{method}'", allowed=DECODE_METHODS)
-    if beam_size is not None and beam_size < 1:
-        raise ConfigError("beam_size", f"must be >= 1, got {beam_size}")
-    if alpha is not None and alpha < 0:
-        raise ConfigError("alpha", f"must be >= 0, got {alpha}")
-    members = load_members(ckpt_path, device)
     overrides = {
         k: v
         for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
         if v is not None
     }
+    check_decode(overrides)
+    if max_source_tokens < 1:
+        raise ConfigError("max_source_tokens", f"must be >= 1, got {max_source_tokens}")
+    plot_path = check_output_file("attention_plot", attention_plot) if attention_plot else None
+    sentences = read_sentences(text, input)
+    members = load_members(ckpt_path, device)
     if beam_size is not None and method is None:
         overrides["method"] = "beam"
-    results = translations(members, sentences, **overrides)
-    if attention_plot:
+    if plot_path is not None and members[0].task.decoder.get("attention") == "none":
+        raise ConfigError("attention_plot", "this model has no attention (task.decoder.attention=none)")
+    results = translations(members, sentences, max_source_tokens=max_source_tokens, progress=progress, **overrides)
+    if plot_path is not None:
         from seqlab.tasks.translate.attention_plot import plot_attention
 
         maps = [m for m in (r.attention_map() for r in results[:MAX_PLOTTED]) if m is not None]
         if not maps:
             raise ConfigError("attention_plot", "this model has no attention (task.decoder.attention=none)")
-        plot_attention(maps, Path(attention_plot), title=f"{len(members)} model(s)")
+        with writing("attention_plot", plot_path):
+            plot_attention(maps, plot_path, title=f"{len(members)} model(s)")
     return results
+
+
+def stderr_progress() -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` that prints one stderr line per decoded batch when the input spans several."""
+    shown = False
+
+    def show(done: int, total: int) -> None:
+        nonlocal shown
+        if done < total or shown:
+            shown = True
+            print(f"seqlab.translate: translated {done} of {total} sentences", file=sys.stderr, flush=True)
+
+    return show
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
-        results = translate(**args)
+        results = translate(**args, progress=stderr_progress())
     except SeqlabError as exc:
         print(f"seqlab.translate: error: {exc}", file=sys.stderr)
         sys.exit(2)

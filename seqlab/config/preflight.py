@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from seqlab import registry
 from seqlab.config.store import register_configs
 from seqlab.errors import ConfigError
+from seqlab.sweep_size import check_sweep_size
 
 CONFIG_MODULE = "seqlab.conf"
 # Hydra's flags that start no run
@@ -57,6 +58,8 @@ def preflight(argv: list[str]) -> None:
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         _check_group_options(parsed)
+        if multirun and not shows_help:
+            _check_sweep_size(parsed)  # counted before any sweep is listed below
         sweep = next((o for o in parsed if o.is_sweep_override()), None)
         if shows_help and sweep is not None:
             raise ConfigError(
@@ -69,6 +72,15 @@ def preflight(argv: list[str]) -> None:
 
                 validate(cfg)
     GlobalHydra.instance().clear()
+
+
+def _check_sweep_size(parsed: list[Override]) -> None:
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    compose_checked(fixed)  # a bad fixed override is its own line
+    cfg = compose(config_name="config", overrides=fixed, return_hydra_config=True)
+    loader = GlobalHydra.instance().config_loader()
+    options = {o.key_or_group: loader.get_group_options(o.key_or_group) for o in parsed if o.is_sweep_override()}
+    check_sweep_size(cfg, parsed, options)
 
 
 def _values(override: Override) -> list[str]:

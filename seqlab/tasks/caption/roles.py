@@ -11,6 +11,7 @@ from the image to the decoder's first state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from seqlab import registry
+from seqlab.config.role_node import component_config
 from seqlab.config.schema import to_dataclass
 from seqlab.errors import ConfigError
 
@@ -31,16 +33,39 @@ def recurrent_cell(model_name: str) -> str | None:
     return cell if cell in CELLS else None
 
 
-def build_image_encoder(node: dict[str, Any]) -> Any:
-    """The image encoder ``node["name"]`` names, typed by its ``Config`` (error keys ``task.image_encoder.*``)."""
+def default_image_encoder() -> dict[str, Any]:
+    """The keys ``task.image_encoder`` lists (conf/task/caption.yaml): ``name`` and the built-in encoders' keys at
+    their defaults; each encoder takes its own (seqlab/config/role_node.py)."""
+    return {
+        "name": "small_cnn",
+        "width": 32,
+        "depth": 3,
+        "batch_norm": False,
+        "feature_size": 2048,
+        "model": "resnet18",
+        "pretrained": True,
+        "freeze": True,
+    }
+
+
+def image_encoder_config(node: Mapping[str, Any]) -> Any:
+    """The typed ``Config`` of the image encoder ``node["name"]`` names, from the keys of ``node`` it declares
+    (error keys ``task.image_encoder.*``)."""
     name = node.get("name", "small_cnn")
     if name not in registry.names("image_encoder"):
+        hint = registry.disabled_hint("image_encoder", name)
         raise ConfigError(
-            "task.image_encoder.name", f"unknown image encoder '{name}'", allowed=registry.names("image_encoder")
+            "task.image_encoder.name", f"unknown image encoder '{name}'{hint}", allowed=registry.names("image_encoder")
         )
-    cls = registry.get_image_encoder(name)
-    config = to_dataclass(cls.Config, dict(node), "task.image_encoder")
-    return cls(config)
+    schema = registry.get_image_encoder(name).Config
+    listed = default_image_encoder()
+    return component_config(node, schema, "task.image_encoder", listed, f"image encoder '{name}'")
+
+
+def build_image_encoder(node: Mapping[str, Any]) -> Any:
+    """The image encoder ``node["name"]`` names, built from :func:`image_encoder_config`."""
+    config = image_encoder_config(node)
+    return registry.get_image_encoder(node.get("name", "small_cnn"))(config)
 
 
 def build_decoder(model_cfg: Any, decoder: Any, vocab_size: int, memory_size: int) -> Any:

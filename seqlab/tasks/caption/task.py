@@ -10,20 +10,18 @@ from omegaconf import DictConfig
 
 from seqlab import registry
 from seqlab.errors import ConfigError
+from seqlab.generation.checks import DECODE_METHODS as CHECKED_METHODS
+from seqlab.generation.checks import check_decode, decode_values
 from seqlab.models.capabilities import Needs
 from seqlab.models.soft_attention_decoder import INITS as SOFT_INITS
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.caption.config import CaptionConfig
 from seqlab.tasks.caption.data import CaptionDataModule
 from seqlab.tasks.caption.module import CaptionModule
-from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, recurrent_cell
+from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, default_image_encoder, recurrent_cell
 from seqlab.training.tbptt_check import check_positive
 
-DECODE_METHODS = ("greedy", "beam", "sample")
-
-
-def default_image_encoder() -> dict[str, Any]:
-    return {"name": "small_cnn", "width": 32, "depth": 3, "batch_norm": False}
+DECODE_METHODS = CHECKED_METHODS  # seqlab/generation/checks.py
 
 
 @dataclass
@@ -90,10 +88,8 @@ class CaptionTask(Task):
         task = task_config(cfg)
         if task.decoder.attention not in ATTENTIONS:
             raise ConfigError("task.decoder.attention", f"unknown attention '{task.decoder.attention}'", ATTENTIONS)
-        if task.decode.method not in DECODE_METHODS:
-            raise ConfigError("task.decode.method", f"unknown method '{task.decode.method}'", DECODE_METHODS)
         check_positive(task.decoder, "embedding_dim", "attention_size", prefix="task.decoder")
-        check_positive(task.decode, "beam_size", "max_len", "batch_size", prefix="task.decode")
+        check_decode(decode_values(task.decode), prefix="task.decode")  # shared with the tools and translate
         if task.decoder.init not in SOFT_INITS:
             raise ConfigError("task.decoder.init", f"unknown init '{task.decoder.init}'", allowed=SOFT_INITS)
         if task.decoder.doubly_stochastic < 0:

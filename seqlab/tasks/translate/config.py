@@ -8,13 +8,14 @@ from typing import Any
 
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.tokenizers import TOKENIZERS as TOKENS
+from seqlab.generation.checks import DECODE_METHODS as CHECKED_METHODS
 from seqlab.models.rnn_decoder import RNNDecoderConfig
 
 __all__ = ["NORMALIZATIONS", "TOKENS", "TranslateConfig"]
 
 DIRECTIONS = ("eng-fra", "fra-eng")
 BRIDGES = ("zero", "last", "project")
-DECODE_METHODS = ("greedy", "beam", "sample")
+DECODE_METHODS = CHECKED_METHODS  # seqlab/generation/checks.py
 
 # the PyTorch seq2seq tutorial's filter: English sides (after its normalisation) starting with one of these
 TUTORIAL_PREFIXES = (

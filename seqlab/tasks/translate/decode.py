@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,8 +77,14 @@ def search(members: list[Any], src: torch.Tensor, lengths: torch.Tensor, decode:
     return beam_search(*args, beam_size=decode.beam_size, alpha=decode.alpha)
 
 
-def decode_batch(members: list[Any], source_ids: list[torch.Tensor], decode: Any) -> list[Translation]:
-    """Translations of encoded sources (1-D id tensors), in their order; sorted by length internally."""
+def decode_batch(
+    members: list[Any],
+    source_ids: list[torch.Tensor],
+    decode: Any,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Translation]:
+    """Translations of encoded sources (1-D id tensors), in their order; sorted by length internally.
+    ``progress(done, total)`` is called after each batch."""
     first = members[0]
     device = next(first.parameters()).device
     modes = [m.training for m in members]
@@ -95,6 +102,8 @@ def decode_batch(members: list[Any], source_ids: list[torch.Tensor], decode: Any
                 attention = reverse_padded(attention.transpose(1, 2), lengths.to(attention.device)).transpose(1, 2)
             for k, (i, ids) in enumerate(zip(rows, hyps.token_lists())):
                 out[i] = _translation(first, source_ids[i], ids, float(hyps.scores[k]), attention, k)
+            if progress is not None:
+                progress(len(out), len(order))
     finally:
         for m, mode in zip(members, modes):
             m.train(mode)
@@ -111,18 +120,33 @@ def _translation(
     return Translation(source, tokens, module.tgt_tokenizer.decode(tokens), score, weights)
 
 
-def translations(members: list[Any], texts: list[str], **overrides: Any) -> list[Translation]:
-    """Raw source texts -> translations; ``overrides`` replace ``task.decode`` keys (e.g. ``beam_size=1``)."""
+def translations(
+    members: list[Any],
+    texts: list[str],
+    max_source_tokens: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **overrides: Any,
+) -> list[Translation]:
+    """Raw source texts -> translations; ``overrides`` replace ``task.decode`` keys (e.g. ``beam_size=1``).
+
+    A text of more than ``max_source_tokens`` tokens is refused (ConfigError naming that key and the text's line)
+    before anything is decoded: decoding time grows with the square of the source length."""
     first = members[0]
     decode = dataclasses.replace(first.task.decode, **overrides)
     encoded, unknown, empty, read = [], [], [], []
-    for text in texts:
+    for number, text in enumerate(texts, 1):
         tokens = first.src_tokenizer.encode(normalize(text, first.task.data.normalize))
+        if max_source_tokens is not None and len(tokens) > max_source_tokens:
+            raise ConfigError(
+                "max_source_tokens",
+                f"line {number} has {len(tokens)} tokens, more than this limit ({max_source_tokens}); split it into "
+                "sentences, one a line, or raise max_source_tokens",
+            )
         read.append(tokens)
         unknown.append([t for t in tokens if t not in first.src_vocab])
         empty.append(not tokens)
         encoded.append(first.src_vocab.encode(tokens or ["<unk>"]))
-    results = decode_batch(members, encoded, decode)
+    results = decode_batch(members, encoded, decode, progress)
     for result, unk, is_empty, tokens in zip(results, unknown, empty, read):
         result.unknown, result.source_tokens = unk, tokens  # the words as written, not <unk>
         if is_empty:

@@ -3,7 +3,8 @@
 
 A decoder class is built as ``Decoder(vocab_size, memory_size, config)``. The YAML lists the built-in ``rnn``
 decoder's keys; a plugin decoder takes the keys its ``Config`` declares, and an ``rnn`` key left at its default is
-not an error for it (so ``task.decoder.name=mine`` works without deleting keys), while one set to another value is.
+not an error for it (so ``task.decoder.name=mine`` works without deleting keys), while one set to another value is
+(the rule of every role node: seqlab/config/role_node.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 from typing import Any
 
 from seqlab import registry
-from seqlab.config.schema import to_dataclass
+from seqlab.config.role_node import component_config
 from seqlab.errors import ConfigError
 from seqlab.models.rnn_decoder import RNNDecoderConfig
 
@@ -27,17 +28,8 @@ def decoder_config(node: dict[str, Any]) -> Any:
     schema = getattr(decoder_cls, "Config", None)
     if schema is None:
         raise ConfigError("task.decoder.name", f"decoder '{name}' declares no Config dataclass")
-    declared = {f.name for f in dataclasses.fields(schema)}
-    rnn_defaults = dataclasses.asdict(RNNDecoderConfig())
-    keys: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "name":
-            continue
-        if key in declared:
-            keys[key] = value
-        elif rnn_defaults.get(key, object()) != value:
-            raise ConfigError(f"task.decoder.{key}", f"decoder '{name}' has no such key", allowed=sorted(declared))
-    return to_dataclass(schema, keys, "task.decoder")
+    listed = dataclasses.asdict(RNNDecoderConfig())  # the YAML lists the rnn decoder's keys
+    return component_config(node, schema, "task.decoder", listed, f"decoder '{name}'")
 
 
 def build_decoder(node: dict[str, Any], vocab_size: int, memory_size: int | None) -> Any:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
+from seqlab.generation.checks import check_decode, decode_values
 from seqlab.models.bridge import BRIDGES
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, build_model, task_config
-from seqlab.tasks.translate.config import DECODE_METHODS, DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
+from seqlab.tasks.translate.config import DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
 from seqlab.tasks.translate.decoder_role import build_decoder
 from seqlab.tasks.translate.module import TranslationModule
@@ -54,10 +55,9 @@ class TranslateTask(Task):
         _choice("task.data.normalize", task.data.normalize, NORMALIZATIONS)
         _choice("task.tokens", task.tokens, TOKENS)
         _choice("task.bridge", task.bridge, BRIDGES)
-        _choice("task.decode.method", task.decode.method, DECODE_METHODS)
         _choice("task.sentencepiece.model_type", task.sentencepiece.model_type, ("unigram", "bpe"))
         check_positive(task, "embedding_dim", "batch_size", "bucket_batches")
-        check_positive(task.decode, "beam_size", "batch_size", prefix="task.decode")
+        check_decode(decode_values(task.decode), prefix="task.decode")  # shared with the tools and other tasks
         if task.data.max_len is not None and task.data.max_len < 1:
             raise ConfigError("task.data.max_len", f"must be >= 1 or null, got {task.data.max_len}")
         for key in ("dropout",):
@@ -65,12 +65,8 @@ class TranslateTask(Task):
                 raise ConfigError(f"task.{key}", f"must be in [0, 1), got {getattr(task, key)}")
         if not 0.0 <= task.teacher_forcing <= 1.0:
             raise ConfigError("task.teacher_forcing", f"must be in [0, 1], got {task.teacher_forcing}")
-        if task.decode.alpha < 0 or task.decode.max_len_ratio <= 0 or task.decode.max_len_extra < 0:
-            raise ConfigError("task.decode", "needs alpha >= 0, max_len_ratio > 0 and max_len_extra >= 0")
         if task.decode.val_sentences < 0 or task.decode.show < 0:
             raise ConfigError("task.decode", "val_sentences and show must be >= 0")
-        if task.decode.method == "sample" and task.decode.temperature < 0:
-            raise ConfigError("task.decode.temperature", f"must be >= 0, got {task.decode.temperature}")
         cls._check_sizes(cfg, task)
         build_decoder(task.decoder, 8, _encoder_size(cfg))  # the decoder checks its own keys; tiny and cheap
 
