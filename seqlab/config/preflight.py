@@ -58,7 +58,7 @@ def preflight(argv: list[str]) -> None:
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         _check_group_options(parsed)
-        if multirun and not shows_help:
+        if not shows_help and (multirun or any(o.is_sweep_override() for o in parsed)):
             _check_sweep_size(parsed)  # counted before any sweep is listed below
         sweep = next((o for o in parsed if o.is_sweep_override()), None)
         if shows_help and sweep is not None:

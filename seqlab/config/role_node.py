@@ -27,3 +27,14 @@ def component_config(node: Mapping[str, Any], schema: type, prefix: str, listed:
         elif key != "name" and listed.get(key, object()) != value:
             raise ConfigError(f"{prefix}.{key}", f"{what} has no such key", allowed=sorted(declared))
     return to_dataclass(schema, keys, prefix)
+
+
+def under_node(exc: ConfigError, prefix: str) -> ConfigError:
+    """A component's own ConfigError (key ``image_encoder.model`` or ``model``) named under its node
+    (``task.image_encoder.model``); one already named ``task.*`` is returned as it is."""
+    if exc.key.startswith("task."):
+        return exc
+    leaf = prefix.rsplit(".", 1)[-1]
+    key = exc.key if exc.key.startswith(f"{leaf}.") else f"{leaf}.{exc.key}"
+    message = str(exc).split(": ", 1)[1].split(" (allowed:")[0]
+    return ConfigError(f"{prefix.rsplit('.', 1)[0]}.{key}", message, allowed=exc.allowed)

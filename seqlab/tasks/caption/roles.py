@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from seqlab import registry
-from seqlab.config.role_node import component_config
+from seqlab.config.role_node import component_config, under_node
 from seqlab.config.schema import to_dataclass
 from seqlab.errors import ConfigError
 
@@ -65,7 +65,10 @@ def image_encoder_config(node: Mapping[str, Any]) -> Any:
 def build_image_encoder(node: Mapping[str, Any]) -> Any:
     """The image encoder ``node["name"]`` names, built from :func:`image_encoder_config`."""
     config = image_encoder_config(node)
-    return registry.get_image_encoder(node.get("name", "small_cnn"))(config)
+    try:
+        return registry.get_image_encoder(node.get("name", "small_cnn"))(config)
+    except ConfigError as exc:  # its own keys (image_encoder.model) named under the node
+        raise under_node(exc, "task.image_encoder") from None
 
 
 def build_decoder(model_cfg: Any, decoder: Any, vocab_size: int, memory_size: int) -> Any:

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 from seqlab import registry
-from seqlab.config.role_node import component_config
+from seqlab.config.role_node import component_config, under_node
 from seqlab.errors import ConfigError
 from seqlab.models.rnn_decoder import RNNDecoderConfig
 
@@ -39,8 +39,4 @@ def build_decoder(node: dict[str, Any], vocab_size: int, memory_size: int | None
     try:
         return decoder_cls(vocab_size, memory_size, config)
     except ConfigError as exc:
-        if exc.key.startswith("task."):
-            raise
-        key = exc.key if exc.key.startswith("decoder.") else f"decoder.{exc.key}"
-        message = str(exc).split(": ", 1)[1].split(" (allowed:")[0]
-        raise ConfigError(f"task.{key}", message, allowed=exc.allowed) from None
+        raise under_node(exc, "task.decoder") from None
