@@ -6,8 +6,10 @@ they are and seqlab itself keeps importing them, so they cannot warn on import (
 imports it first). Instead each such module calls :func:`keep_old_paths` with the names the docs showed: reading one
 of those names from the module (``from seqlab.models.base import State``, or ``base.State``) raises a
 ``DeprecationWarning`` naming the new import, when the reading code is outside seqlab: its module's ``__name__`` is
-not ``seqlab`` or ``seqlab.*`` (nor one of the libraries in ``_INTERNAL`` that read attributes for others, such as
-``importlib`` or ``pickle``). seqlab's own code never sees a warning; other names of the module never warn.
+not ``seqlab`` or ``seqlab.*`` (for ``python -m seqlab.x``, its ``__spec__`` name), nor one of the libraries in
+``_INTERNAL`` that read attributes for others (``importlib``, ``pickle``, ...), and its file is not in the ``tests``
+or ``benchmarks`` folder of seqlab's checkout. seqlab's own code never sees a warning; other names of the module
+never warn.
 
 The check is one attribute hook on the module object (its ``__class__`` becomes :class:`_OldPathsModule`); the
 module's own code reads its globals directly, and nothing else changes.
@@ -15,6 +17,7 @@ module's own code reads its globals directly, and nothing else changes.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from types import ModuleType
@@ -44,6 +47,8 @@ _INTERNAL = (
     "hydra",
     "omegaconf",
 )
+# seqlab's own tests and benchmarks beside the package (a checkout): they test the internals, so they never warn
+_OWN_FOLDERS = tuple(os.path.join(os.path.dirname(os.path.dirname(__file__)), d, "") for d in ("tests", "benchmarks"))
 _MOVED: dict[str, dict[str, str]] = {}  # module -> {name: its new home}
 
 
@@ -54,7 +59,12 @@ def _outside_seqlab(frame_depth: int) -> bool:
     except ValueError:  # no such frame: called from C at the bottom of the stack
         return False
     caller = str(frame.f_globals.get("__name__", ""))
-    return not any(caller == p or caller.startswith(p + ".") for p in _INTERNAL)
+    spec = frame.f_globals.get("__spec__")
+    if caller == "__main__" and spec is not None:  # python -m seqlab.translate: judged by its real name
+        caller = str(getattr(spec, "name", caller))
+    if any(caller == p or caller.startswith(p + ".") for p in _INTERNAL):
+        return False
+    return not os.path.abspath(frame.f_code.co_filename).startswith(_OWN_FOLDERS)
 
 
 class _OldPathsModule(ModuleType):
@@ -68,8 +78,8 @@ class _OldPathsModule(ModuleType):
         if moved is not None and name in moved and _outside_seqlab(2):
             module = super().__getattribute__("__name__")
             warnings.warn(
-                f"{module}.{name} is internal since seqlab 0.2 and this path goes away in {REMOVED_IN}: "
-                f"use `from {moved[name]} import {name}`",
+                f"{module}.{name} is an internal path (seqlab 0.1's docs showed it) and goes away in seqlab "
+                f"{REMOVED_IN}: use `from {moved[name]} import {name}`",
                 DeprecationWarning,
                 stacklevel=2,
             )
