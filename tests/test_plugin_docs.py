@@ -203,3 +203,14 @@ def test_the_pages_seq2seq_refuses_a_bad_decoder_key_in_check():
     task = example["Seq2SeqConfig"](decoder={**example["decoder_node"](), "cell": "tree"})
     with pytest.raises(ConfigError, match=r"^task\.decoder\.cell: unknown cell 'tree'"):
         example["check_decoder"](task, 16)
+
+
+def test_the_api_table_lists_every_public_name():
+    """The page's table of ``seqlab.api`` and the module's ``__all__`` agree, both ways."""
+    import seqlab.api
+
+    section = PAGE.read_text(encoding="utf-8").split("## The public API: `seqlab.api`", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    listed = {name for row in rows for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)(?:\(|`)", row)}
+    assert sorted(set(seqlab.api.__all__) - listed) == [], "in seqlab.api but not on the page"
+    assert sorted(name for name in listed if not hasattr(seqlab.api, name)) == [], "on the page but not in seqlab.api"
