@@ -1,7 +1,7 @@
 """The import paths seqlab 0.1's docs showed plugin authors, kept for one release (until seqlab 0.3).
 
-Since 0.2 a plugin imports only ``seqlab.api`` and ``seqlab.testing``; the modules the 0.1 docs named
-(``seqlab.models.base``, ``seqlab.tasks.base``, ``seqlab.training.tbptt``, ...) are internal again. They stay where
+Now a plugin imports only ``seqlab.api`` (plugin API 1.0) and ``seqlab.testing``; the modules the 0.1 docs named
+(``seqlab.models.base``, ``seqlab.tasks.base``, ``seqlab.training.tbptt``, ...) are internal. They stay where
 they are and seqlab itself keeps importing them, so they cannot warn on import (a module runs once, for whoever
 imports it first). Instead each such module calls :func:`keep_old_paths` with the names the docs showed: reading one
 of those names from the module (``from seqlab.models.base import State``, or ``base.State``) raises a
@@ -27,7 +27,8 @@ REMOVED_IN = "0.3"
 # attributes on someone else's behalf (imports, pickling, introspection, monkeypatching, the frameworks seqlab drives)
 _INTERNAL = (
     "seqlab",
-    "hydra_plugins.seqlab",
+    "hydra_plugins.seqlab_searchpath",
+    "hydra_plugins.seqlab_sweeper",
     "importlib",
     "pickle",
     "copyreg",

@@ -77,6 +77,7 @@ def test_seqlab_itself_and_the_new_paths_never_warn(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exec("from seqlab.models.base import State\nfrom seqlab.tasks.base import Task", {"__name__": "seqlab.x"})
+        exec("from seqlab.registry import get_model", {"__name__": "hydra_plugins.seqlab_searchpath.plugin"})
         as_main = {"__name__": "__main__", "__spec__": ModuleSpec("seqlab.translate", None)}  # python -m seqlab.x
         exec("from seqlab.errors import ConfigError", as_main)
         third_party_import(tmp_path, monkeypatch, "from seqlab.api import State, Task, build_decoder\n")
