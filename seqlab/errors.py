@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from seqlab.old_paths import keep_old_paths
+
 
 class SeqlabError(Exception):
     """Base class: the message is the whole story, printed as one line."""
@@ -60,3 +62,7 @@ class RunInterrupted(Exception):  # noqa: N818 - not an error: the user asked fo
 
 class TrainingDiverged(TrainingFailed):
     """The loss became non-finite; the last good checkpoint is kept."""
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("ConfigError", "DataError"))

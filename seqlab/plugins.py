@@ -1,7 +1,8 @@
 """``python -m seqlab.plugins [--json] [--strict] [--load]``: the installed seqlab plugins.
 
 For each distribution that declares seqlab entry points (seqlab's own built-ins first): name, version, whether it
-is enabled (``SEQLAB_DISABLE_PLUGINS``), the models, decoders and tasks it registers, its config package(s), where
+is enabled (``SEQLAB_DISABLE_PLUGINS``; a plugin whose declared plugin-API range leaves out ``seqlab.api.VERSION``
+is listed as skipped, with the reason), the models, decoders and tasks it registers, its config package(s), where
 their YAML files live on disk, the group options they add, and any problem (import error, name clash, shadowed
 option), listed under the plugin at fault (a plugin reusing a built-in name is blamed, never the built-in). A name
 clash or a shadowed option stops ``python -m seqlab`` itself, so it exits 1 here too; ``--strict`` also exits 1
@@ -28,7 +29,10 @@ def render(infos: list[registry.PluginInfo]) -> str:
     lines = [f"seqlab plugins ({registry.DISABLE_ENV}={env or '<unset>'})", ""]
     for info in infos:
         builtin = registry.normalize(info.dist) == registry.BUILTIN_DIST
-        status = "built-in" if builtin else ("enabled" if info.enabled else f"disabled by {registry.DISABLE_ENV}")
+        if builtin or info.enabled:
+            status = "built-in" if builtin else "enabled"
+        else:
+            status = "skipped: plugin API" if info.skipped else f"disabled by {registry.DISABLE_ENV}"
         if info.errors:
             status += ", BROKEN" if info.enabled else ""
         lines.append(f"{info.dist} {info.version} [{status}]")
@@ -41,6 +45,8 @@ def render(infos: list[registry.PluginInfo]) -> str:
             lines.append(f"  configs: pkg://{package} -> {where}")
         if info.options and not builtin:
             lines.append(f"  options: {', '.join(info.options)}")
+        if info.skipped:
+            lines.append(f"  skipped: {info.skipped}")
         for error in info.errors:
             lines.append(f"  error:   {error}")
         lines.append("")

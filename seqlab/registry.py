@@ -13,6 +13,9 @@ Rules:
 - Two distributions registering one model/task name raise :class:`PluginError` naming both.
 - A plugin's YAML never replaces (or hides behind) an option another distribution ships: :func:`check_plugins`
   raises :class:`PluginError` naming the plugin and the option.
+- A plugin may declare the plugin API versions it supports (group ``seqlab.api``: an entry point naming a string
+  attribute such as ``SEQLAB_API = ">=1,<2"``); outside that range it is skipped like a disabled plugin, with one
+  warning line, and listed by ``python -m seqlab.plugins`` with the reason. No declaration: it is used.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
+
 from seqlab.errors import ConfigError, PluginError
+from seqlab.old_paths import keep_old_paths
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,8 @@ GROUPS = {
     "task": "seqlab.tasks",
     "conf": "seqlab.conf",
 }
+API_GROUP = "seqlab.api"  # a plugin's supported plugin-API range (see api_problem)
+API_VERSION = "1.0"  # seqlab.api.VERSION: the major number changes when a plugin written for the last one breaks
 ROLES = ("model", "decoder", "image_encoder", "task")  # the groups that name classes
 
 
@@ -61,12 +69,47 @@ def disabled_plugins() -> set[str] | None:
     return None if names & {"all", "1", "true", "yes"} else names
 
 
-def enabled(dist: str) -> bool:
-    """Whether a distribution's entry points are used (seqlab's own always are)."""
+def turned_on(dist: str) -> bool:
+    """Whether SEQLAB_DISABLE_PLUGINS leaves a distribution on (seqlab's own always is)."""
     if normalize(dist) == BUILTIN_DIST:
         return True
     off = disabled_plugins()
     return off is not None and normalize(dist) not in off
+
+
+def enabled(dist: str) -> bool:
+    """Whether a distribution's entry points are used: turned on, and made for this plugin API (if it says)."""
+    return turned_on(dist) and normalize(dist) not in _api_problems(_world())
+
+
+def api_problem(dist: str) -> str | None:
+    """Why a turned-on plugin is skipped for its plugin-API range, or None when it is used."""
+    return _api_problems(_world()).get(normalize(dist))
+
+
+@cache
+def _api_problems(world: tuple | None = None) -> dict[str, str]:
+    """normalized dist -> why it is skipped, for each turned-on plugin whose declared ``seqlab.api`` range leaves
+    out :data:`API_VERSION` (or whose declaration cannot be read). Each is reported once, in one stderr line."""
+    problems: dict[str, str] = {}
+    for ep in entry_points(group=API_GROUP):
+        dist, version = _dist_of(ep)
+        if normalize(dist) == BUILTIN_DIST or not turned_on(dist) or normalize(dist) in problems:
+            continue
+        try:
+            declared = ep.load()
+            supported = SpecifierSet(str(declared))
+        except Exception as exc:  # a broken declaration must not take the others down
+            problems[normalize(dist)] = f"its seqlab API range ({ep.value}) cannot be read: {type(exc).__name__}: {exc}"
+            continue
+        if not supported.contains(API_VERSION, prereleases=True):
+            problems[normalize(dist)] = (
+                f"it supports seqlab plugin API {declared}, this seqlab has API {API_VERSION}; "
+                f"install a version of {dist} made for API {API_VERSION.split('.')[0]}"
+            )
+    for dist, problem in sorted(problems.items()):
+        print(f"seqlab: warning: plugin '{dist}' skipped: {problem}", file=sys.stderr)
+    return problems
 
 
 def _dist_of(ep: EntryPoint) -> tuple[str, str]:
@@ -176,7 +219,14 @@ def disabled_hint(kind: str, name: str) -> str:
     if kind not in GROUPS:
         return ""
     off = [d for d in (_dist_of(ep)[0] for ep in entry_points(group=GROUPS[kind]) if ep.name == name) if not enabled(d)]
-    return f" (plugin '{off[0]}' is turned off by {DISABLE_ENV})" if off else ""
+    if not off:
+        return ""
+    problem = api_problem(off[0])
+    return (
+        f" (plugin '{off[0]}' is skipped: {problem})"
+        if problem
+        else f" (plugin '{off[0]}' is turned off by {DISABLE_ENV})"
+    )
 
 
 def get_model(name: str) -> Any:
@@ -342,6 +392,7 @@ class PluginInfo:
     dist: str
     version: str
     enabled: bool = True
+    skipped: str | None = None  # why an installed, turned-on plugin is not used (its plugin-API range)
     models: list[str] = field(default_factory=list)
     decoders: list[str] = field(default_factory=list)
     image_encoders: list[str] = field(default_factory=list)
@@ -362,7 +413,7 @@ def plugins(load: bool = False) -> list[PluginInfo]:
     for kind, group in GROUPS.items():
         for ep in entry_points(group=group):
             dist, version = _dist_of(ep)
-            info = infos.setdefault(normalize(dist), PluginInfo(dist, version, enabled(dist)))
+            info = infos.setdefault(normalize(dist), PluginInfo(dist, version, enabled(dist), api_problem(dist)))
             if kind == "conf":
                 package = ep.value.removeprefix("pkg://")
                 if package not in info.conf:
@@ -405,4 +456,9 @@ def clear_cache() -> None:
     """Forget discovered entry points (tests install and remove plugins at run time)."""
     _entries.cache_clear()
     _conf_sources.cache_clear()
+    _api_problems.cache_clear()
     _load_errors.clear()
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("get_decoder", "get_image_encoder", "get_model"))

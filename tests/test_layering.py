@@ -1,7 +1,9 @@
 """The layering of seqlab's packages, checked on every import statement (top-level and inside functions):
 models import neither tasks nor training; training imports no task; data imports no model, task or training code;
 the search module imports no task; the config layer imports no task or training code; a task never imports
-another task."""
+another task. The public plugin API (``seqlab.api``) is imported by no seqlab module but the contract suites
+(``seqlab.testing``), so it can re-export anything without a cycle; and every file under ``plugins/`` imports only
+``seqlab.api`` and ``seqlab.testing`` of seqlab."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "seqlab"
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+PUBLIC = ("seqlab.api", "seqlab.testing")  # what a plugin may import of seqlab
 
 FORBIDDEN = {
     "seqlab.models": ("seqlab.tasks", "seqlab.training", "seqlab.run", "seqlab.cli"),
@@ -89,3 +93,62 @@ def test_the_check_finds_a_forbidden_import(tmp_path, monkeypatch, source, expec
     monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
     (found,) = violations()
     assert found.startswith("seqlab.models.bad:") and expected in found
+
+
+def plugin_violations() -> list[str]:
+    """``file:line imports X`` for every import of seqlab under plugins/ other than the public modules (both
+    ``from seqlab.x import y`` and ``from seqlab import x`` count as importing ``seqlab.x``)."""
+    out = []
+    for path in sorted(PLUGINS.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                module = node.module
+                targets = [f"seqlab.{a.name}" for a in node.names] if module == "seqlab" else [module]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] == "seqlab" and not any(
+                    target == p or target.startswith(p + ".") for p in PUBLIC
+                ):
+                    out.append(f"{path.relative_to(PLUGINS.parent)}:{node.lineno} imports {target}")
+    return out
+
+
+def test_plugins_import_only_the_public_api():
+    assert plugin_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from seqlab.models.base import State\n", "imports seqlab.models.base"),
+        ("from seqlab import registry\n", "imports seqlab.registry"),
+        ("import seqlab\n", "imports seqlab"),
+        ("def f():\n    import seqlab.training.tbptt as t\n", "imports seqlab.training.tbptt"),
+    ],
+)
+def test_the_plugin_check_finds_an_internal_import(tmp_path, monkeypatch, source, expected):
+    """The checker itself: a plugin file importing an internal module is reported; the public ones and the plugin's
+    own modules (``seqlab_x``) are not."""
+    src = tmp_path / "plugins" / "seqlab-x" / "src" / "seqlab_x"
+    src.mkdir(parents=True)
+    (src / "ok.py").write_text("from seqlab.api import State\nimport seqlab.testing\nfrom seqlab_x import ok\n")
+    (src / "bad.py").write_text(source)
+    monkeypatch.setattr(__import__(__name__), "PLUGINS", tmp_path / "plugins")
+    (found,) = plugin_violations()
+    assert found.startswith("plugins/seqlab-x/src/seqlab_x/bad.py:") and found.endswith(expected)
+
+
+def test_only_the_contract_suites_import_the_public_api():
+    """seqlab.api re-exports from everywhere: a seqlab module importing it (other than seqlab.testing) would close
+    an import cycle."""
+    users = [
+        f"{module_name(path)}:{line}"
+        for path in sources()
+        for line, mod in imports(path)
+        if mod == "seqlab.api" and not module_name(path).startswith(("seqlab.testing", "seqlab.api"))
+    ]
+    assert users == []

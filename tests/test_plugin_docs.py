@@ -9,12 +9,18 @@ seqlab and the examples ship keeps it.
 from __future__ import annotations
 
 import re
+import sys
+import types
+import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 import seqlab.testing
-from seqlab.testing import usage_line
+from seqlab import registry
+from seqlab.api import ConfigError
+from seqlab.testing import ImageEncoderContract, compose_run_config, usage_line
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "plugins.md"
@@ -127,3 +133,84 @@ def test_usage_line_is_the_rule_the_page_states(tmp_path, text, found):
     assert (usage_line(path, "model", "mycell") is not None) is found
     page = " ".join(PAGE.read_text(encoding="utf-8").split())
     assert "starts with comment lines (its header: everything before the first key or blank line)" in page
+
+
+# ---- the examples written on the page (not shipped as files): they run, with only the public API -----------------
+EXAMPLE = re.compile(r"^<!-- example: (\S+) -->\n```python\n(.*?)^```$", re.M | re.S)
+
+
+def page_example(name: str) -> dict:
+    """Run the example block ``name`` of the page as a module outside seqlab; DeprecationWarnings are errors, so
+    an example that used a 0.1 import path would fail here."""
+    examples = dict(EXAMPLE.findall(PAGE.read_text(encoding="utf-8")))
+    module = types.ModuleType(f"docs_example_{name.replace('-', '_')}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        exec(compile(examples[name], f"docs/plugins.md:{name}", "exec"), module.__dict__)
+    return module.__dict__
+
+
+def test_the_page_shows_the_examples_it_runs():
+    assert set(dict(EXAMPLE.findall(PAGE.read_text(encoding="utf-8")))) == {"image-encoder", "decoder-by-name"}
+    for _, code in EXAMPLE.findall(PAGE.read_text(encoding="utf-8")):
+        imported = re.findall(r"^(?:from|import) (seqlab\S*)", code, re.M)
+        assert imported and set(imported) <= {"seqlab.api"}
+
+
+class TestThePagesImageEncoder(ImageEncoderContract):
+    def make_encoder(self):
+        example = page_example("image-encoder")
+        return example["Patches"](example["PatchesConfig"](patch=8, size=6))
+
+
+def test_the_pages_image_encoder_names_its_bad_key():
+    example = page_example("image-encoder")
+    with pytest.raises(ConfigError, match=r"^image_encoder\.patch: "):
+        example["Patches"](example["PatchesConfig"](patch=0))
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [{}, {"cell": "lstm", "num_layers": 2, "attention": "luong_general"}, {"name": "indrnn"}],
+    ids=["rnn", "rnn-lstm", "indrnn"],
+)
+def test_the_pages_seq2seq_takes_any_decoder_by_name(decoder):
+    if decoder.get("name") == "indrnn" and "indrnn" not in registry.names("decoder"):
+        pytest.skip("the example plugin seqlab-indrnn is not installed")
+    example = page_example("decoder-by-name")
+    model_cfg = compose_run_config(["model=lstm", "model.hidden_size=8", "model.num_layers=2"]).model
+    model_cfg.bidirectional = True  # an encoder state of 2 layers x 2 directions: encoder_size = 16
+    node = {**example["decoder_node"](), "hidden_size": 12, "embedding_dim": 6, **decoder}
+    task = example["Seq2SeqConfig"](embedding_dim=5, decoder=node)
+    example["check_decoder"](task, 16)
+    torch.manual_seed(0)
+    model = example["Seq2Seq"](model_cfg, task, src_vocab=10, tgt_vocab=9).eval()
+    assert model.bridge.project_h.in_features == 16 and model.decoder.hidden_size == 12
+    src, lengths = torch.randint(4, 10, (3, 7)), torch.tensor([7, 5, 2])
+    tgt_in = torch.randint(4, 9, (3, 4))
+    logits = model(src, lengths, tgt_in)
+    assert logits.shape == (3, 4, 9) and torch.isfinite(logits).all()
+    out = model.translate(src, lengths, bos_id=2, eos_id=3)
+    assert len(out) == 3 and all(1 <= len(row) <= 20 for row in out)
+    # the first greedy token is the argmax of the teacher-forced logits after <bos>
+    first = model(src, lengths, torch.full((3, 1), 2))[:, 0].argmax(-1).tolist()
+    assert [row[0] for row in out] == first
+
+
+def test_the_pages_seq2seq_refuses_a_bad_decoder_key_in_check():
+    example = page_example("decoder-by-name")
+    task = example["Seq2SeqConfig"](decoder={**example["decoder_node"](), "cell": "tree"})
+    with pytest.raises(ConfigError, match=r"^task\.decoder\.cell: unknown cell 'tree'"):
+        example["check_decoder"](task, 16)
+
+
+def test_the_api_table_lists_every_public_name():
+    """The page's table of ``seqlab.api`` and the module's ``__all__`` agree, both ways."""
+    import seqlab.api
+
+    section = PAGE.read_text(encoding="utf-8").split("## The public API: `seqlab.api`", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    listed = {name for row in rows for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)(?:\(|`)", row)}
+    assert sorted(set(seqlab.api.__all__) - listed) == [], "in seqlab.api but not on the page"
+    assert sorted(name for name in listed if not hasattr(seqlab.api, name)) == [], "on the page but not in seqlab.api"

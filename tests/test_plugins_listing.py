@@ -96,3 +96,15 @@ def test_a_clean_installation_exits_0(add_plugin, capsys):
     status, infos, err = listing(capsys)
     assert status == 0 and infos["seqlab-fake"]["models"] == ["fakecell"] and infos["seqlab-fake"]["errors"] == []
     assert all(not i["errors"] for i in infos.values()), err
+
+
+def test_a_plugin_for_another_api_is_listed_as_skipped_and_the_exit_status_is_0(add_plugin, capsys):
+    add_plugin("seqlab.models", "futurecell", "seqlab-future")
+    add_plugin("seqlab.api", "future_pkg", "seqlab-future", "==2.*")
+    status, infos, err = listing(capsys)
+    assert status == 0 and "Traceback" not in err
+    future = infos["seqlab-future"]
+    assert not future["enabled"] and "supports seqlab plugin API ==2.*" in future["skipped"]
+    text = plugins.render(registry.plugins())
+    assert "seqlab-future 9.9 [skipped: plugin API]\n" in text
+    assert f"  skipped: it supports seqlab plugin API ==2.*, this seqlab has API {registry.API_VERSION}" in text

@@ -254,3 +254,50 @@ def test_an_option_of_a_disabled_plugin_says_so(fake_plugins, monkeypatch):
     assert registry.disabled_hint("model", "lstm") == ""
     with pytest.raises(ConfigError, match="turned off"):
         registry.get_model("fakecell")
+
+
+# ---- the plugin API range a plugin declares (group seqlab.api) --------------------------------------------------
+def test_a_plugin_made_for_another_api_is_skipped_in_one_line(fake_plugins, capsys):
+    fake_plugins("seqlab.models", "futurecell", "future_pkg.model:Cell", "seqlab-future", GRU)
+    fake_plugins("seqlab.api", "future_pkg", "future_pkg:SEQLAB_API", "seqlab-future", ">=2,<3")
+    fake_plugins("seqlab.models", "nowcell", "now_pkg.model:Cell", "seqlab-now", GRU)
+    fake_plugins("seqlab.api", "now_pkg", "now_pkg:SEQLAB_API", "seqlab-now", ">=1,<2")
+    fake_plugins("seqlab.models", "oldcell", "old_pkg.model:Cell", "seqlab-undeclared", GRU)  # 0.1-era: no range
+    assert "nowcell" in registry.names("model") and "oldcell" in registry.names("model")
+    assert "futurecell" not in registry.names("model")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("seqlab: warning: plugin 'seqlab-future' skipped: it supports seqlab plugin API >=2,<3")
+    assert f"this seqlab has API {registry.API_VERSION}" in err and "Traceback" not in err
+    registry.check_plugins()  # no error: a skipped plugin does not stop a run
+    with pytest.raises(ConfigError, match="unknown model 'futurecell' .plugin 'seqlab-future' is skipped: it supports"):
+        registry.get_model("futurecell")
+    listed = {info.dist: info for info in registry.plugins()}
+    assert not listed["seqlab-future"].enabled and "API >=2,<3" in listed["seqlab-future"].skipped
+    assert listed["seqlab-now"].enabled and listed["seqlab-now"].skipped is None
+    assert listed["seqlab-undeclared"].enabled
+
+
+def test_an_unreadable_api_range_skips_the_plugin(fake_plugins, capsys):
+    fake_plugins("seqlab.models", "badcell", "bad_pkg.model:Cell", "seqlab-badrange", GRU)
+    fake_plugins("seqlab.api", "bad_pkg", "bad_pkg:SEQLAB_API", "seqlab-badrange", "version one")
+    fake_plugins("seqlab.models", "gonecell", "gone_pkg.model:Cell", "seqlab-gone", GRU)
+    fake_plugins("seqlab.api", "gone_pkg", "gone_pkg:SEQLAB_API", "seqlab-gone", ImportError("no gone_pkg"))
+    assert {"badcell", "gonecell"}.isdisjoint(registry.names("model"))
+    err = capsys.readouterr().err
+    assert "plugin 'seqlab-badrange' skipped: its seqlab API range (bad_pkg:SEQLAB_API) cannot be read" in err
+    assert "plugin 'seqlab-gone' skipped: its seqlab API range (gone_pkg:SEQLAB_API) cannot be read: ImportError" in err
+
+
+@pytest.mark.parametrize("package", ["seqlab_indrnn", "seqlab_parity"])
+def test_the_example_plugins_declare_the_current_api(package):
+    root = Path(__file__).resolve().parents[1] / "plugins" / package.replace("_", "-")
+    assert f'{package} = "{package}:SEQLAB_API"' in (root / "pyproject.toml").read_text()
+    init = (root / "src" / package / "__init__.py").read_text()
+    (line,) = [line for line in init.splitlines() if line.startswith("SEQLAB_API")]
+    declared = line.split("=", 1)[1].split("#")[0].strip(" '\"")
+    assert registry.SpecifierSet(declared).contains(registry.API_VERSION)
+    listed = {info.dist: info for info in registry.plugins()}
+    dist = package.replace("_", "-")
+    if dist in listed:  # installed (make install): used, not skipped
+        assert listed[dist].enabled and listed[dist].skipped is None

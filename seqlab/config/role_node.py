@@ -30,11 +30,11 @@ def component_config(node: Mapping[str, Any], schema: type, prefix: str, listed:
 
 
 def under_node(exc: ConfigError, prefix: str) -> ConfigError:
-    """A component's own ConfigError (key ``image_encoder.model`` or ``model``) named under its node
-    (``task.image_encoder.model``); one already named ``task.*`` is returned as it is."""
-    if exc.key.startswith("task."):
+    """A component's own ConfigError (key ``image_encoder.model``, ``decoder.attention`` or a bare ``model``) named
+    under its node (``task.image_encoder.model``); one already named ``task.*`` or under ``prefix`` is returned as
+    it is."""
+    if exc.key.startswith(("task.", f"{prefix}.")):
         return exc
-    leaf = prefix.rsplit(".", 1)[-1]
-    key = exc.key if exc.key.startswith(f"{leaf}.") else f"{leaf}.{exc.key}"
+    field = exc.key.split(".", 1)[-1]
     message = str(exc).split(": ", 1)[1].split(" (allowed:")[0]
-    return ConfigError(f"{prefix.rsplit('.', 1)[0]}.{key}", message, allowed=exc.allowed)
+    return ConfigError(f"{prefix}.{field}", message, allowed=exc.allowed)

@@ -10,6 +10,7 @@ from seqlab.config.schema import to_dataclass
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
+from seqlab.old_paths import keep_old_paths
 
 TENSORBOARD_MISSING = "tensorboard needs the tensorboard package: pip install 'seqlab[tensorboard]'"
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
@@ -92,3 +93,7 @@ def _check_threads_and_progress(cfg: DictConfig) -> None:
         value = (cfg.get("progress") or {}).get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             raise ConfigError(f"progress.{key}", f"must be a number >= 0 (0: off), got {value!r}")
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("validate",), new_home="seqlab.testing")

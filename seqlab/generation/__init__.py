@@ -14,6 +14,7 @@ from seqlab.generation.search import (
     score_tokens,
 )
 from seqlab.generation.seeds import derive_seed
+from seqlab.old_paths import keep_old_paths
 
 __all__ = [
     "EnsembleDecoder",
@@ -27,3 +28,7 @@ __all__ = [
     "sample_next",
     "score_tokens",
 ]
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("EnsembleDecoder", "Hypotheses", "beam_search", "greedy", "sample", "score_tokens"))

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from seqlab.old_paths import keep_old_paths
+
 if TYPE_CHECKING:
     from seqlab.models.step_probe import Record
 
@@ -138,3 +140,7 @@ def select_state(state: State, index: torch.Tensor, batch_dim: int = 1) -> State
 def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     """``(B, T)`` bool, True at the valid steps ``t < lengths[b]`` (on the device of ``lengths``)."""
     return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("ModelConfig", "SequenceModel", "State", "detach_state"))

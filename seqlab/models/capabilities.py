@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from seqlab.old_paths import keep_old_paths
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -60,3 +62,7 @@ class Needs:
         if self.state and not offered.carries_state:
             return "a final state (it returns none: each call is seen on its own)"
         return None
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("Capabilities", "Needs"))

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from seqlab.models.base import State, select_state
+from seqlab.old_paths import keep_old_paths
 
 __all__ = ["Decoder", "DecoderOutput", "State"]
 
@@ -101,3 +102,7 @@ class Decoder(nn.Module, ABC):
     def num_parameters(self) -> int:
         """Trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("Decoder", "DecoderOutput"))

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from seqlab.errors import ConfigError
+from seqlab.old_paths import keep_old_paths
 
 __all__ = [
     "ImageEncoder",
@@ -192,3 +193,7 @@ class PrecomputedFeatures(ImageEncoder):
             return features[:, None, :], features
         grid = features.flatten(1, 2) if features.dim() == 4 else features
         return grid, grid.mean(dim=1)
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("ImageEncoder", "ImageEncoderConfig"))

@@ -63,6 +63,12 @@ def check_decoder_config(config: RNNDecoderConfig, memory_size: int | None) -> N
         raise ConfigError("decoder.dropout", f"must be in [0, 1), got {config.dropout}")
     if config.attention != "none" and memory_size is None:
         raise ConfigError("decoder.attention", f"{config.attention} attention needs a memory (memory_size)")
+    if config.attention == "luong_dot" and memory_size is not None and memory_size != config.hidden_size:
+        raise ConfigError(
+            "decoder.attention",
+            f"luong_dot needs the hidden size ({config.hidden_size}) to equal the memory size ({memory_size})",
+            ["bahdanau", "luong_general", "none"],
+        )
     if config.input_feeding and config.attention == "none":
         raise ConfigError("decoder.input_feeding", "input feeding feeds the attentional vector: it needs attention")
 

@@ -16,6 +16,7 @@ from seqlab.config.schema import to_dataclass
 from seqlab.errors import ConfigError
 from seqlab.models.base import SequenceModel
 from seqlab.models.capabilities import Capabilities, Needs
+from seqlab.old_paths import keep_old_paths
 
 
 class Task:
@@ -122,3 +123,7 @@ def check_tbptt_applies(cfg: DictConfig) -> None:
             "so truncated BPTT would only cut the window; use null and a shorter sequence length",
             allowed=["null"],
         )
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("Task", "build_model", "check_model_serves", "check_tbptt_applies", "task_config"))

@@ -21,9 +21,7 @@ import pytest
 import torch
 
 from seqlab import registry
-from seqlab.generation.search import beam_search, greedy, score_tokens
-from seqlab.models.base import State, select_state, state_tensors
-from seqlab.models.decoder import Decoder
+from seqlab.api import Decoder, State, beam_search, greedy, score_tokens, select_state, state_tensors
 
 Inputs = tuple[State, State, State]  # memory, memory_mask, encoder_state
 

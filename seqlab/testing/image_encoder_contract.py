@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from seqlab import registry
-from seqlab.models.image_encoder import ImageEncoder
+from seqlab.api import ImageEncoder
 
 
 class ImageEncoderContract:

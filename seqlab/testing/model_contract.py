@@ -18,9 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqlab import registry
-from seqlab.models.base import SequenceModel, State, detach_state, select_state
-from seqlab.models.capabilities import Capabilities
-from seqlab.tasks.base import build_model
+from seqlab.api import Capabilities, SequenceModel, State, build_model, detach_state, select_state
 from seqlab.testing.compose import USAGE, compose_run_config, option_file, usage_line
 
 SMALL = {"hidden_size": 8, "num_layers": 2, "dropout": 0.0}  # applied to the keys a model config has

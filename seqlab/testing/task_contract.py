@@ -24,10 +24,9 @@ import torch
 from omegaconf import DictConfig
 
 from seqlab import registry
+from seqlab.api import ConfigError, Task
 from seqlab.checkpoint import load_module, read_checkpoint
 from seqlab.config.validate import validate
-from seqlab.errors import ConfigError
-from seqlab.tasks.base import Task
 from seqlab.testing.compose import USAGE, compose_run_config, option_file, usage_line
 
 TRAINER = [

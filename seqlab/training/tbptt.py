@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import TrainingDiverged
 from seqlab.models.base import State, detach_state
+from seqlab.old_paths import keep_old_paths
 from seqlab.training.metric_sums import Sums
 from seqlab.training.optim import build_optimizer, build_scheduler, clip_config
 
@@ -244,3 +245,7 @@ class TBPTTModule(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("StepResult", "TBPTTModule", "split_time"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqlab.errors import ConfigError
+from seqlab.old_paths import keep_old_paths
 
 
 def check_positive(task: Any, *keys: str, prefix: str = "task") -> None:
@@ -21,3 +22,7 @@ def check_tbptt(tbptt_steps: int | None, seq_len: int, length_name: str = "the s
         raise ConfigError(
             "task.tbptt_steps", f"must be in [1, {seq_len}] ({length_name}) or null (full BPTT), got {tbptt_steps}"
         )
+
+
+# the 0.1 docs showed plugins these names here: they warn when read from outside seqlab (seqlab/old_paths.py)
+keep_old_paths(__name__, ("check_positive", "check_tbptt"))

@@ -7,8 +7,7 @@ import torch
 from seqlab_indrnn.decoder import IndRNNDecoder, IndRNNDecoderConfig
 from seqlab_indrnn.model import IndRNN, IndRNNConfig, reverse_padded
 
-from seqlab.errors import ConfigError
-from seqlab.models.decoder import Decoder
+from seqlab.api import ConfigError, Decoder
 from seqlab.testing import DecoderContract, ModelContract
 
 

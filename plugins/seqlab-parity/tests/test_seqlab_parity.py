@@ -7,9 +7,8 @@ import torch
 from seqlab_parity.data import PAD_LABEL, parity_data
 from seqlab_parity.task import ParityTask
 
-from seqlab.config.validate import validate
-from seqlab.errors import ConfigError
-from seqlab.testing import TaskContract, compose_run_config
+from seqlab.api import ConfigError
+from seqlab.testing import TaskContract, compose_run_config, validate
 
 TINY = ("task.seq_len=8", "task.batch_size=4", "task.train_size=16", "task.val_size=8", "task.test_size=8")
 

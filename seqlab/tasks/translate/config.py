@@ -3,13 +3,13 @@ the bridge, teacher forcing and decoding."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.tokenizers import TOKENIZERS as TOKENS
 from seqlab.generation.checks import DECODE_METHODS as CHECKED_METHODS
-from seqlab.models.rnn_decoder import RNNDecoderConfig
+from seqlab.tasks.decoder_role import decoder_node
 
 __all__ = ["NORMALIZATIONS", "TOKENS", "TranslateConfig"]
 
@@ -61,12 +61,6 @@ class SentencePieceConfig:
     model_type: str = "unigram"  # unigram | bpe
 
 
-def default_decoder() -> dict[str, Any]:
-    """The decoder role's keys: ``name`` (a registered decoder, group ``seqlab.decoders``) and that decoder's own
-    ``Config`` fields (checked against it in ``TranslateTask.check``, so a plugin decoder brings its own keys)."""
-    return {"name": "rnn", **asdict(RNNDecoderConfig())}
-
-
 @dataclass
 class DecodeConfig:
     method: str = "beam"  # greedy | beam | sample: how val/test BLEU and the CLI decode
@@ -89,7 +83,9 @@ class TranslateConfig:
     sentencepiece: SentencePieceConfig = field(default_factory=SentencePieceConfig)
     embedding_dim: int = 256  # source embedding (the decoder's is task.decoder.embedding_dim)
     dropout: float = 0.1  # on the source embeddings
-    decoder: dict[str, Any] = field(default_factory=default_decoder)
+    # the decoder role: `name` (a registered decoder) and that decoder's own Config fields, checked against it in
+    # TranslateTask.check, so a plugin decoder brings its own keys (seqlab/tasks/decoder_role.py)
+    decoder: dict[str, Any] = field(default_factory=decoder_node)
     bridge: str = "project"  # zero | last | project: the decoder's initial state from the encoder's final state
     reverse_source: bool = False  # Sutskever et al. 2014: read the source backwards
     teacher_forcing: float = 1.0  # probability of feeding the reference (else the model's own argmax) token

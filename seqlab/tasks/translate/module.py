@@ -28,9 +28,9 @@ from seqlab.data.vocab import Vocab
 from seqlab.models.base import length_mask
 from seqlab.models.bridge import Bridge
 from seqlab.tasks.base import build_model, task_config
+from seqlab.tasks.decoder_role import build_decoder
 from seqlab.tasks.translate.attention_plot import plot_attention
 from seqlab.tasks.translate.decode import Translation, decode_batch, translations
-from seqlab.tasks.translate.decoder_role import build_decoder
 from seqlab.tasks.translate.scoring import Scores, score
 from seqlab.training.loggers import log_image, log_table
 from seqlab.training.sharded_decode import decode_stage_once

@@ -10,9 +10,9 @@ from seqlab.generation.checks import check_decode, decode_values
 from seqlab.models.bridge import BRIDGES
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, build_model, task_config
+from seqlab.tasks.decoder_role import build_decoder
 from seqlab.tasks.translate.config import DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
-from seqlab.tasks.translate.decoder_role import build_decoder
 from seqlab.tasks.translate.module import TranslationModule
 from seqlab.training.tbptt_check import check_positive
 

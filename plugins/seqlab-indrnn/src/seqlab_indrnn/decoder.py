@@ -19,9 +19,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from seqlab.errors import ConfigError
-from seqlab.models.base import State
-from seqlab.models.decoder import Decoder, DecoderOutput
+from seqlab.api import ConfigError, Decoder, DecoderOutput, State
 
 
 @dataclass

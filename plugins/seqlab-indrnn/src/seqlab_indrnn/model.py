@@ -17,8 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqlab.errors import ConfigError
-from seqlab.models.base import ModelConfig, SequenceModel, State
+from seqlab.api import ConfigError, ModelConfig, SequenceModel, State
 
 NONLINEARITIES = ("relu", "tanh")
 

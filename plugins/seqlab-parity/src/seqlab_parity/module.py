@@ -15,10 +15,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
-from seqlab.models.base import State
-from seqlab.tasks.base import build_model
-from seqlab.training.metric_sums import Sums
-from seqlab.training.tbptt import StepResult, TBPTTModule
+from seqlab.api import State, StepResult, Sums, TBPTTModule, build_model
 from seqlab_parity.data import PAD_LABEL
 
 

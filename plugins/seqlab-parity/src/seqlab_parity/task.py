@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from seqlab.errors import ConfigError
-from seqlab.tasks.base import Task, check_model_serves, check_tbptt_applies, task_config
-from seqlab.training.tbptt_check import check_positive, check_tbptt
+from seqlab.api import (
+    ConfigError,
+    Task,
+    check_model_serves,
+    check_positive,
+    check_tbptt,
+    check_tbptt_applies,
+    task_config,
+)
 from seqlab_parity.data import ParityDataModule
 from seqlab_parity.module import ParityModule
 
