@@ -39,46 +39,22 @@ def caption(
     attention_plot: str | None = None,
     device: str = "cpu",
 ) -> list[dict[str, Any]]:
-    """The captions (``{"text", "tokens", "score", "attention"}``) of the images, in order."""
-    import torch
-
-    from seqlab.checkpoint import load_module
-    from seqlab.tasks.caption.plots import plot_captions
-    from seqlab.tasks.caption.sources import read_image
+    """The captions (``{"text", "tokens", "score", "attention"}``) of the images, in order:
+    ``seqlab.load(ckpt_path).caption(...)`` (seqlab/tasks/caption/inference.py)."""
+    from seqlab.session import load
     from seqlab.tasks.caption.task import DECODE_METHODS
+    from seqlab.tasks.inference import decode_overrides
 
-    if method is not None and method not in DECODE_METHODS:
-        raise ConfigError("method", f"unknown method '{method}'", allowed=DECODE_METHODS)
-    if beam_size is not None and beam_size < 1:
-        raise ConfigError("beam_size", f"must be >= 1, got {beam_size}")
+    decode_overrides(DECODE_METHODS, method, beam_size, alpha, temperature)  # checked before anything loads
     paths = [Path(p.strip()) for p in image.split(",") if p.strip()]
     if not paths:
         raise ConfigError("image", "names no file")
-    module = load_module(ckpt_path, map_location=device)
-    if module.cfg.task.name != "caption":
-        raise ConfigError("ckpt_path", f"a '{module.cfg.task.name}' checkpoint does not caption images")
-    if module.task.data.source == "features":
-        raise ConfigError("image", "this model reads precomputed features, not images")
-    images = torch.stack([read_image(p, module.task.data.image_size, key="image") for p in paths])
-    overrides = {
-        k: v
-        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
-        if v is not None
-    }
-    if beam_size is not None and method is None:
-        overrides["method"] = "beam"
-    results = module.caption(images, **overrides)
-    if attention_plot:
-        grid = module.image_encoder.grid_shape_for(tuple(images[0].shape)) if module.soft else None
-        plot_captions(
-            list(images),
-            [r["text"] for r in results],
-            [r["tokens"] for r in results],
-            [r["attention"] for r in results],
-            grid,
-            Path(attention_plot),
-        )
-    return results
+    run = load(ckpt_path, device=device)
+    if "caption" not in run.offers:
+        raise ConfigError("ckpt_path", f"a '{run.task}' checkpoint does not caption images")
+    return run.caption(
+        paths, method=method, beam_size=beam_size, alpha=alpha, temperature=temperature, attention_plot=attention_plot
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,22 +30,6 @@ SPEC = {
     "attention_plot": (str, None),
     "device": (str, "cpu"),
 }
-MAX_PLOTTED = 6
-
-
-def load_members(ckpt_paths: str, device: str = "cpu") -> list[Any]:
-    """The translation modules of a comma-separated list of checkpoints or run folders."""
-    from seqlab.checkpoint import load_module
-    from seqlab.tasks.translate.decode import check_members
-
-    members = [load_module(p.strip(), map_location=device) for p in ckpt_paths.split(",") if p.strip()]
-    if not members:
-        raise ConfigError("ckpt_path", "names no checkpoint")
-    for member in members:
-        if member.cfg.task.name != "translate":
-            raise ConfigError("ckpt_path", f"a '{member.cfg.task.name}' checkpoint does not translate")
-    check_members(members)
-    return members
 
 
 def read_sentences(text: str | None, input_path: str | None) -> list[str]:
@@ -77,34 +61,29 @@ def translate(
     attention_plot: str | None = None,
     device: str = "cpu",
 ) -> list[Any]:
-    """The translations (``seqlab.tasks.translate.decode.Translation``) of the sentences, in order."""
+    """The translations (``seqlab.tasks.translate.decode.Translation``) of the sentences, in order:
+    ``seqlab.load(first).translate(..., ensemble=rest)`` (seqlab/tasks/translate/inference.py)."""
+    from seqlab.session import load
+    from seqlab.tasks.inference import decode_overrides
     from seqlab.tasks.translate.config import DECODE_METHODS
-    from seqlab.tasks.translate.decode import translations
 
     sentences = read_sentences(text, input)
-    if method is not None and method not in DECODE_METHODS:
-        raise ConfigError("method", f"unknown method '{method}'", allowed=DECODE_METHODS)
-    if beam_size is not None and beam_size < 1:
-        raise ConfigError("beam_size", f"must be >= 1, got {beam_size}")
-    if alpha is not None and alpha < 0:
-        raise ConfigError("alpha", f"must be >= 0, got {alpha}")
-    members = load_members(ckpt_path, device)
-    overrides = {
-        k: v
-        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
-        if v is not None
-    }
-    if beam_size is not None and method is None:
-        overrides["method"] = "beam"
-    results = translations(members, sentences, **overrides)
-    if attention_plot:
-        from seqlab.tasks.translate.attention_plot import plot_attention
-
-        maps = [m for m in (r.attention_map() for r in results[:MAX_PLOTTED]) if m is not None]
-        if not maps:
-            raise ConfigError("attention_plot", "this model has no attention (task.decoder.attention=none)")
-        plot_attention(maps, Path(attention_plot), title=f"{len(members)} model(s)")
-    return results
+    decode_overrides(DECODE_METHODS, method, beam_size, alpha, temperature)  # checked before anything loads
+    paths = [p.strip() for p in ckpt_path.split(",") if p.strip()]
+    if not paths:
+        raise ConfigError("ckpt_path", "names no checkpoint")
+    run = load(paths[0], device=device)
+    if "translate" not in run.offers:
+        raise ConfigError("ckpt_path", f"a '{run.task}' checkpoint does not translate")
+    return run.translate(
+        sentences,
+        method=method,
+        beam_size=beam_size,
+        alpha=alpha,
+        temperature=temperature,
+        ensemble=paths[1:],
+        attention_plot=attention_plot,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from seqlab.tasks.base import Task, build_model, task_config
 from seqlab.tasks.translate.config import DECODE_METHODS, DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
 from seqlab.tasks.translate.decoder_role import build_decoder
+from seqlab.tasks.translate.inference import TranslateInference
 from seqlab.tasks.translate.module import TranslationModule
 from seqlab.training.tbptt_check import check_positive
 
@@ -31,6 +32,7 @@ class TranslateTask(Task):
 
     Config = TranslateConfig
     module_class = TranslationModule
+    inference = TranslateInference
     causal = False  # the encoder reads the whole source: it may be bidirectional (the decoder is causal)
     needs = Needs(per_step=True, inputs=("embeddings",))  # attention reads the encoder's output at every step
 

@@ -1,0 +1,82 @@
+"""``seqlab.train``: one run in this process, exactly as ``python -m seqlab`` runs it, leaving the process as it
+found it (Hydra's global state, logging handlers, torch's thread count, environment variables, working folder)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from seqlab.errors import ConfigError
+from seqlab.session.result import Result
+
+
+def train(
+    *overrides: str, run_dir: str | Path | None = None, cwd: str | Path | None = None, quiet: bool = False
+) -> Result:
+    """Run ``python -m seqlab *overrides`` in this process and return its :class:`Result`.
+
+    ``run_dir``: the run folder (``hydra.run.dir``; refused when it holds a run), else a fresh
+    ``outputs/<date>/<time>_<task>_<model>`` under ``cwd`` (default: the current folder). ``quiet``: nothing on
+    stdout/stderr (progress bars, the summary). The CLI's one-line errors are raised as SeqlabErrors (``.key``
+    names the key, ``str(exc)`` is the line after ``seqlab: error:``), with nothing left behind."""
+    from seqlab.cli import launch
+
+    argv = [str(o) for o in overrides]
+    flags = [a for a in argv if a.startswith("-")]
+    if flags:
+        raise ConfigError("overrides", f"train() runs one job from overrides; '{flags[0]}' is a command-line flag")
+    if run_dir is not None:
+        argv.append(f"hydra.run.dir={Path(run_dir).expanduser().absolute()}")
+    with isolated(cwd), _silenced(quiet):
+        results = launch(argv, in_process=True)
+    if results is None:  # a DDP rank other than zero, or a run whose results stayed in another process
+        raise ConfigError("overrides", "the run returned no results in this process")
+    return Result(Path(results["run_dir"]), results)
+
+
+@contextlib.contextmanager
+def isolated(cwd: str | Path | None = None) -> Iterator[None]:
+    """Run a job inside: the working folder, environment, root logging handlers and level, torch's thread count
+    and Hydra's global state are restored afterwards (log files the job opened are closed)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    torch = _torch()
+    root = logging.getLogger()
+    before = (os.getcwd(), dict(os.environ), list(root.handlers), root.level, torch.get_num_threads())
+    try:
+        if cwd is not None:
+            os.chdir(Path(cwd).expanduser())
+        yield
+    finally:
+        old_cwd, env, handlers, level, threads = before
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        GlobalHydra.instance().clear()
+
+
+def _torch():  # noqa: ANN202 - torch itself, imported only when a run starts
+    import torch
+
+    return torch
+
+
+@contextlib.contextmanager
+def _silenced(quiet: bool) -> Iterator[None]:
+    if not quiet:
+        yield
+        return
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield

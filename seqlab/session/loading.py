@@ -1,0 +1,27 @@
+"""``seqlab.load``: a trained run, with the inference methods its task declares (``Task.inference``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seqlab.checkpoint import LAST
+
+
+def load(run_dir_or_ckpt: str | Path, device: str = "cpu", key: str = "ckpt_path") -> Any:
+    """The run saved in a run folder (its last checkpoint) or a ``.ckpt`` file, read with ``weights_only=True``,
+    as its task's :class:`seqlab.tasks.inference.Inference` (``generate``, ``translate``, ``caption``,
+    ``predict``, ``embeddings``, ``evaluate``: whichever the task offers). Errors are SeqlabErrors naming ``key``."""
+    from seqlab import registry
+    from seqlab.checkpoint import checkpoint_file, load_module
+
+    path = checkpoint_file(run_dir_or_ckpt, key)
+    module = load_module(path, map_location=device, key=key)
+    task_cls = registry.get_task(module.cfg.task.name)
+    return task_cls.inference(module, path, run_dir=_run_dir_of(path), device=device)
+
+
+def _run_dir_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint lies in (``<run>/checkpoints/x.ckpt``), else None."""
+    run_dir = checkpoint.parent.parent
+    return run_dir if checkpoint.parent.name == LAST.parent.name and (run_dir / ".hydra").is_dir() else None
