@@ -13,6 +13,8 @@ from pathlib import Path
 from seqlab.errors import ConfigError
 from seqlab.session.result import Result
 
+QUIETED = ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")  # info lines, quiet=True
+
 
 def train(
     *overrides: str, run_dir: str | Path | None = None, cwd: str | Path | None = None, quiet: bool = False
@@ -24,13 +26,14 @@ def train(
     stdout/stderr (progress bars, the summary). The CLI's one-line errors are raised as SeqlabErrors (``.key``
     names the key, ``str(exc)`` is the line after ``seqlab: error:``), with nothing left behind."""
     from seqlab.cli import launch
+    from seqlab.sweep_resume import quoted
 
     argv = [str(o) for o in overrides]
     flags = [a for a in argv if a.startswith("-")]
     if flags:
         raise ConfigError("overrides", f"train() runs one job from overrides; '{flags[0]}' is a command-line flag")
     if run_dir is not None:
-        argv.append(f"hydra.run.dir={Path(run_dir).expanduser().absolute()}")
+        argv.append(f"hydra.run.dir={quoted(Path(run_dir).expanduser().absolute())}")
     with isolated(cwd), _silenced(quiet):
         results = launch(argv, in_process=True)
     if results is None:  # a DDP rank other than zero, or a run whose results stayed in another process
@@ -78,5 +81,13 @@ def _silenced(quiet: bool) -> Iterator[None]:
         yield
         return
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        yield
+    chatty = [logging.getLogger(name) for name in QUIETED]  # their handlers hold the streams of import time
+    levels = [logger.level for logger in chatty]
+    try:
+        for logger in chatty:
+            logger.setLevel(logging.WARNING)
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        for logger, level in zip(chatty, levels):
+            logger.setLevel(level)
