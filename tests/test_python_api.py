@@ -234,3 +234,36 @@ def test_load_predicts_like_the_predict_tool(tmp_path):
     assert predict(str(result.run_dir), ["a superb film"]) == [(label, probability)]
     with pytest.raises(MethodUnavailable, match="task 'sentiment' has no embeddings"):
         run.embeddings()
+
+
+def test_load_offers_word_vectors_and_their_evaluation(tmp_path):
+    from seqlab.errors import DataError
+
+    words = ["cat", "dog", "owl", "fox", "saw", "axe", "nail", "drill"]
+    rng = random.Random(0)
+    corpus = "\n".join(" ".join(rng.choice(words[:4] if i % 2 else words[4:]) for _ in range(8)) for i in range(200))
+    (tmp_path / "corpus.txt").write_text(corpus + "\n")
+    result = seqlab.train(
+        "task=word2vec",
+        f"task.data.path={tmp_path / 'corpus.txt'}",
+        "task.vocab.min_freq=1",
+        "task.batch_size=32",
+        "task.embedding_dim=8",
+        "task.subsample=0",
+        "task.evaluate=false",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "hardware.threads=1",
+        cwd=tmp_path,
+        quiet=True,
+    )
+    run = seqlab.load(result.run_dir)
+    assert run.offers == ("embeddings", "evaluate")
+    vectors = run.embeddings()
+    assert sorted(vectors.words) == sorted(words) and vectors.dim == 8
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError) as exc:
+        run.evaluate(data_dir=str(tmp_path / "empty"))
+    assert exc.value.key == "evaluate"
+    with pytest.raises(MethodUnavailable, match="it offers: embeddings, evaluate"):
+        run.generate("cat")

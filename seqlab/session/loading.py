@@ -13,10 +13,11 @@ def load(run_dir_or_ckpt: str | Path, device: str = "cpu", key: str = "ckpt_path
     as its task's :class:`seqlab.tasks.inference.Inference` (``generate``, ``translate``, ``caption``,
     ``predict``, ``embeddings``, ``evaluate``: whichever the task offers). Errors are SeqlabErrors naming ``key``."""
     from seqlab import registry
-    from seqlab.checkpoint import checkpoint_file, load_module
+    from seqlab.checkpoint import load_module
 
-    path = checkpoint_file(run_dir_or_ckpt, key)
-    module = load_module(path, map_location=device, key=key)
+    module = load_module(run_dir_or_ckpt, map_location=device, key=key)  # a run folder: its last checkpoint
+    path = Path(run_dir_or_ckpt).expanduser()
+    path = path / LAST if path.is_dir() else path
     task_cls = registry.get_task(module.cfg.task.name)
     return task_cls.inference(module, path, run_dir=_run_dir_of(path), device=device)
 
