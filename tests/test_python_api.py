@@ -90,6 +90,12 @@ def test_train_twice_in_one_process_leaves_the_process_as_it_was(charlm, corpus,
     assert exc.value.key == "hydra.run.dir"
 
 
+def test_train_finds_a_plugins_config_options(corpus, tmp_path):
+    pytest.importorskip("seqlab_indrnn")  # plugins/seqlab-indrnn: its conf/model/indrnn.yaml joins the search path
+    result = seqlab.train(*CHARLM, "model=indrnn", f"task.data.path={corpus}", cwd=tmp_path, quiet=True)
+    assert result.results["model"] == "indrnn" and result.config.model.name == "indrnn"
+
+
 # ---- load -----------------------------------------------------------------------------------------------------
 def test_load_generates_like_the_generate_tool(charlm):
     from seqlab.generate import generate
