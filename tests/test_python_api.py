@@ -72,6 +72,23 @@ def test_an_error_raises_the_clis_line_with_its_key_and_writes_nothing(tmp_path)
     assert not (tmp_path / "outputs").exists()
 
 
+def test_an_error_inside_the_job_removes_its_run_folder_and_log_file(corpus, tmp_path, monkeypatch):
+    from seqlab.errors import DataError
+    from seqlab.tasks.charlm.task import CharLMTask
+
+    def broken(cls, cfg):
+        assert (tmp_path / "outputs").is_dir()  # the run folder was claimed, Hydra wrote .hydra/ and its log
+        raise DataError("task.data.path: unreadable in the middle of the job")
+
+    monkeypatch.setattr(CharLMTask, "build", classmethod(broken))
+    handlers = list(logging.getLogger().handlers)
+    with pytest.raises(DataError) as exc:
+        seqlab.train(*CHARLM, f"task.data.path={corpus}", cwd=tmp_path, quiet=True)
+    assert exc.value.key == "task.data.path" and str(exc.value).endswith("in the middle of the job")
+    assert not (tmp_path / "outputs").exists()
+    assert logging.getLogger().handlers == handlers
+
+
 def test_train_twice_in_one_process_leaves_the_process_as_it_was(charlm, corpus, tmp_path):
     root = logging.getLogger()
     before = (list(root.handlers), root.level, torch.get_num_threads(), os.getcwd(), dict(os.environ))
