@@ -16,3 +16,7 @@ def __getattr__(name: str) -> Any:  # lazy: `import seqlab` and `python -m seqla
 
         return getattr(session, name)
     raise AttributeError(f"module 'seqlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

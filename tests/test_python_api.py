@@ -107,6 +107,15 @@ def test_train_twice_in_one_process_leaves_the_process_as_it_was(charlm, corpus,
     assert exc.value.key == "hydra.run.dir"
 
 
+def test_the_api_names_import_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, seqlab; from seqlab import train, load, Result; assert 'torch' not in sys.modules, 'torch'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_train_finds_a_plugins_config_options(corpus, tmp_path):
     pytest.importorskip("seqlab_indrnn")  # plugins/seqlab-indrnn: its conf/model/indrnn.yaml joins the search path
     result = seqlab.train(*CHARLM, "model=indrnn", f"task.data.path={corpus}", cwd=tmp_path, quiet=True)
