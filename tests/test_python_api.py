@@ -107,12 +107,17 @@ def test_train_twice_in_one_process_leaves_the_process_as_it_was(charlm, corpus,
     assert exc.value.key == "hydra.run.dir"
 
 
-def test_the_api_names_import_without_torch():
+def test_the_api_names_and_a_config_error_import_no_torch(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys, seqlab; from seqlab import train, load, Result; assert 'torch' not in sys.modules, 'torch'"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, seqlab\n"
+        "from seqlab import train, load, Result\n"
+        "try:\n    train('model=nope')\nexcept seqlab.errors.ConfigError as exc:\n    assert exc.key == 'model'\n"
+        "assert 'torch' not in sys.modules, 'a config error imported torch'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 
 

@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,9 +48,8 @@ def isolated(cwd: str | Path | None = None) -> Iterator[None]:
     and Hydra's global state are restored afterwards (log files the job opened are closed)."""
     from hydra.core.global_hydra import GlobalHydra
 
-    torch = _torch()
     root = logging.getLogger()
-    before = (os.getcwd(), dict(os.environ), list(root.handlers), root.level, torch.get_num_threads())
+    before = (os.getcwd(), dict(os.environ), list(root.handlers), root.level, _torch_threads())
     try:
         if cwd is not None:
             os.chdir(Path(cwd).expanduser())
@@ -64,15 +64,25 @@ def isolated(cwd: str | Path | None = None) -> Iterator[None]:
                 handler.close()
         root.handlers[:] = handlers
         root.setLevel(level)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        _restore_torch_threads(threads)
         GlobalHydra.instance().clear()
 
 
-def _torch():  # noqa: ANN202 - torch itself, imported only when a run starts
-    import torch
+def _torch_threads() -> int | None:
+    """torch's thread count, or None while torch is not imported (a config error never imports it)."""
+    return sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
 
-    return torch
+
+def _restore_torch_threads(threads: int | None) -> None:
+    if "torch" not in sys.modules:
+        return
+    if threads is None:  # torch came with the run: back to its own choice at import
+        from seqlab.training.threads import TORCH_DEFAULT
+
+        threads = TORCH_DEFAULT
+    torch = sys.modules["torch"]
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
