@@ -40,46 +40,25 @@ def caption(
     attention_plot: str | None = None,
     device: str = "cpu",
 ) -> list[dict[str, Any]]:
-    """The captions (``{"text", "tokens", "score", "attention"}``) of the images, in order."""
-    import torch
+    """The captions (``{"text", "tokens", "score", "attention"}``) of the images, in order:
+    ``seqlab.load(ckpt_path).caption(...)`` (seqlab/tasks/caption/inference.py)."""
+    from seqlab.output_paths import check_output_file
+    from seqlab.session import load
+    from seqlab.tasks.caption.task import DECODE_METHODS
+    from seqlab.tasks.inference import decode_overrides
 
-    from seqlab.checkpoint import load_module
-    from seqlab.generation.checks import check_decode
-    from seqlab.output_paths import check_output_file, writing
-    from seqlab.tasks.caption.plots import plot_captions
-    from seqlab.tasks.caption.sources import read_image
-
-    overrides = {
-        k: v
-        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
-        if v is not None
-    }
-    check_decode(overrides)
-    plot_path = check_output_file("attention_plot", attention_plot) if attention_plot else None
+    decode_overrides(DECODE_METHODS, method, beam_size, alpha, temperature)  # checked before anything loads
+    if attention_plot:
+        check_output_file("attention_plot", attention_plot)
     paths = [Path(p.strip()) for p in image.split(",") if p.strip()]
     if not paths:
         raise ConfigError("image", "names no file")
-    module = load_module(ckpt_path, map_location=device)
-    if module.cfg.task.name != "caption":
-        raise ConfigError("ckpt_path", f"a '{module.cfg.task.name}' checkpoint does not caption images")
-    if module.task.data.source == "features":
-        raise ConfigError("image", "this model reads precomputed features, not images")
-    images = torch.stack([read_image(p, module.task.data.image_size, key="image") for p in paths])
-    if beam_size is not None and method is None:
-        overrides["method"] = "beam"
-    results = module.caption(images, **overrides)
-    if plot_path is not None:
-        grid = module.image_encoder.grid_shape_for(tuple(images[0].shape)) if module.soft else None
-        with writing("attention_plot", plot_path):
-            plot_captions(
-                list(images),
-                [r["text"] for r in results],
-                [r["tokens"] for r in results],
-                [r["attention"] for r in results],
-                grid,
-                plot_path,
-            )
-    return results
+    run = load(ckpt_path, device=device)
+    if "caption" not in run.offers:
+        raise ConfigError("ckpt_path", f"a '{run.task}' checkpoint does not caption images")
+    return run.caption(
+        paths, method=method, beam_size=beam_size, alpha=alpha, temperature=temperature, attention_plot=attention_plot
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

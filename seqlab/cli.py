@@ -4,6 +4,9 @@ Errors a user can fix (unknown option or key, wrong type, missing file, impossib
 on stderr naming the key and the allowed values, exit code 2, and no run folder. ``debug=true`` or
 ``HYDRA_FULL_ERROR=1`` shows the traceback instead. In a multirun a failing job records ``failed.json`` in its folder
 and the sweep goes on.
+
+The command line and ``seqlab.train`` share one path, :func:`launch`: it checks a command line, hands it to Hydra
+and returns the job's results or raises its SeqlabError; :func:`main` only turns that into exit codes and a line.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -27,11 +31,31 @@ from seqlab.sweep_resume import prepare, resumed_checkpoint
 
 log = logging.getLogger("seqlab")
 INTERRUPTED_EXIT = 130  # the shell's code for a process ended by Ctrl-C
+CONFIG_PATH, CONFIG_NAME = "conf", "config"  # seqlab/conf/config.yaml, beside this module
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def hydra_main(cfg: DictConfig) -> float | None:
+@dataclass
+class _Launch:
+    """What one :func:`launch` learns from its job: the results of a single run, or the error that ended it."""
+
+    show_traceback: bool  # debug: HYDRA_FULL_ERROR=1 as the caller set it
+    results: dict[str, Any] | None = None
+
+
+class _JobFailed(BaseException):  # noqa: N818 - carries a SeqlabError past Hydra, as sys.exit did
+    """A single run's SeqlabError, after its folder was cleaned up: a BaseException, so Hydra neither reports it
+    nor goes on to its end-of-job callbacks."""
+
+    def __init__(self, error: SeqlabError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_current = _Launch(show_traceback=False)
+
+
+def hydra_job(cfg: DictConfig) -> float | None:
     """Hydra's task function: one job. Returns ``cfg.optimized_metric`` for sweepers."""
     from seqlab.run import run
 
@@ -42,7 +66,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
         with resumed_checkpoint(hc, run_dir, multirun) as checkpoint:  # a resumed sweep's interrupted job
             results = run(cfg, run_dir, resume_from=checkpoint)
     except SeqlabError as exc:
-        if cfg.get("debug") or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if cfg.get("debug") or _current.show_traceback:
             raise
         record = exc.record() if isinstance(exc, TrainingFailed) else {"error": str(exc)}
         record["overrides"] = list(hc.overrides.task)
@@ -50,30 +74,64 @@ def hydra_main(cfg: DictConfig) -> float | None:
             write_json(run_dir / FAILED_FILE, record)
             log.error("job %s failed: %s", hc.job.num, exc)
             return None
-        print(f"seqlab: error: {exc}", file=sys.stderr)
         if isinstance(exc, TrainingFailed):  # it trained: keep the folder, with the reason beside the checkpoints
             write_json(run_dir / FAILED_FILE, record)
         else:  # nothing of value yet: take back what this run created (never a folder that was there before)
             remove_unfinished(run_dir)
-        sys.exit(2)
-    if results.get("interrupted"):
-        sys.exit(INTERRUPTED_EXIT)
+        raise _JobFailed(exc) from None
+    if not multirun:
+        _current.results = results
     metric = results.get(cfg.optimized_metric)
     return float(metric) if metric is not None else None
 
 
-def main() -> None:
-    """Console entry point: check the command line first, then hand it to Hydra."""
+def launch(argv: list[str], in_process: bool = False) -> dict[str, Any] | None:
+    """Run a command line as ``python -m seqlab`` does: check it, compose it with Hydra, run the job(s). Returns
+    the results of a single run (None for a multirun or a flag such as ``--cfg``); raises the SeqlabError that ends
+    a single run, after its folder was cleaned up. ``in_process``: an unexpected error propagates as itself
+    instead of Hydra's report and exit code 1."""
+    global _current
+    from hydra._internal.utils import _run_hydra, get_args_parser
+
+    preflight(argv)
+    if not any(a.split("=")[0] in HANDS_OFF for a in argv):
+        argv, resuming = prepare(argv)  # resume_sweep=: checked, and pointed at its folder
+        check_output_dirs(split_argv(argv)[0], resuming=resuming)
+    parser = get_args_parser()
+    args = parser.parse_args(argv)
+    _current = _Launch(show_traceback=os.environ.get("HYDRA_FULL_ERROR") == "1")
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    if in_process:
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing and exiting
     try:
-        preflight(sys.argv[1:])
-        if not any(a.split("=")[0] in HANDS_OFF for a in sys.argv[1:]):
-            argv, resuming = prepare(sys.argv[1:])  # resume_sweep=: checked, and pointed at its folder
-            check_output_dirs(split_argv(argv)[0], resuming=resuming)
-            sys.argv[1:] = argv
+        if args.experimental_rerun is not None:  # as hydra.main does
+            from hydra._internal.utils import _get_rerun_conf
+            from hydra.core.utils import _flush_loggers
+
+            hydra_job(_get_rerun_conf(args.experimental_rerun, args.overrides))
+            _flush_loggers()
+        else:
+            _run_hydra(args, parser, hydra_job, config_path=CONFIG_PATH, config_name=CONFIG_NAME)
+    except _JobFailed as failed:
+        raise failed.error from None
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+    return _current.results
+
+
+def main() -> None:
+    """Console entry point: exit 2 with one line for a SeqlabError, 130 after Ctrl-C, 1 when jobs of a sweep
+    failed."""
+    try:
+        results = launch(sys.argv[1:])
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    hydra_main()
+    if results and results.get("interrupted"):
+        sys.exit(INTERRUPTED_EXIT)
     from seqlab.sweep_summary import sweep_failures
 
     failed = sweep_failures()

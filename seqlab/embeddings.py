@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from seqlab.cli_args import parse_key_values
-from seqlab.errors import ConfigError, DataError, SeqlabError
+from seqlab.errors import ConfigError, SeqlabError
 
 SPEC = {
     "ckpt_path": (str, ...),
@@ -51,17 +51,16 @@ def embeddings(
 ) -> list[str]:
     """The lines to print (every query is answered before anything is printed, so an error comes alone)."""
     from seqlab import vectors as wv
-    from seqlab.checkpoint import load_module
     from seqlab.output_paths import check_output_file, writing
-    from seqlab.vectors.evaluate import FILES
+    from seqlab.session import load
 
     if k < 1:
         raise ConfigError("k", f"must be >= 1, got {k}")
     export_path = check_output_file("export", export) if export else None  # before any work
-    module = load_module(ckpt_path, map_location=device)
-    if not hasattr(module, "word_vectors"):
-        raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' has no word vectors")
-    vectors = module.word_vectors()
+    run = load(ckpt_path, device=device)
+    if "embeddings" not in run.offers:
+        raise ConfigError("ckpt_path", f"task '{run.task}' has no word vectors")
+    vectors = run.embeddings()
     lines: list[str] = []
     for key, queries, answer in (
         ("nearest", _items(nearest), lambda q: wv.nearest(vectors, q, k)),
@@ -73,10 +72,7 @@ def embeddings(
             except SeqlabError as exc:
                 raise ConfigError(key, str(exc)) from None
     if evaluate:
-        results = wv.evaluate_all(vectors, data_dir)
-        if not results:
-            where = data_dir or "$SEQLAB_DATA_DIR/word-similarity-analogy"
-            raise DataError(f"evaluate: no evaluation files ({', '.join(FILES.values())}) in {where}")
+        results = run.evaluate(data_dir)
         lines += [f"{name}: {_number(value)}" for name, value in results.items()]
     if export_path is not None:
         with writing("export", export_path):
@@ -84,7 +80,7 @@ def embeddings(
         lines.append(f"wrote {len(vectors)} vectors of {vectors.dim} dimensions to {path}")
     if not lines:
         lines.append(
-            f"{len(vectors)} words, {vectors.dim} dimensions (task {module.cfg.task.name}); ask nearest=WORD[,WORD] "
+            f"{len(vectors)} words, {vectors.dim} dimensions (task {run.task}); ask nearest=WORD[,WORD] "
             "analogy='a - b + c' evaluate=true or export=PATH"
         )
     return lines

@@ -6,7 +6,20 @@ from seqlab.old_paths import keep_old_paths
 
 
 class SeqlabError(Exception):
-    """Base class: the message is the whole story, printed as one line."""
+    """Base class: the message is the whole story, printed as one line. ``key``: the config key or file the line
+    starts with (``<key>: <problem>``), or None."""
+
+    @property
+    def key(self) -> str | None:
+        explicit = self.__dict__.get("_key")
+        if explicit is not None:
+            return explicit
+        head, sep, _ = str(self).partition(": ")
+        return head if sep and " " not in head else None
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self._key = value
 
 
 class ConfigError(SeqlabError):

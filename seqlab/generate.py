@@ -14,8 +14,6 @@ import sys
 from seqlab.cli_args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
 
-GENERATE_STREAM = "generate"  # seed stream of this command, apart from the validation samples'
-
 SPEC = {
     "ckpt_path": (str, ...),
     "prompt": (str, "\n"),
@@ -29,17 +27,13 @@ SPEC = {
 def generate(
     ckpt_path: str, prompt: str = "\n", length: int = 500, temperature: float = 1.0, seed: int = 0, device: str = "cpu"
 ) -> str:
-    from seqlab.checkpoint import load_module
-    from seqlab.generation.checks import check_decode
-    from seqlab.generation.seeds import derive_seed
+    """``seqlab.load(ckpt_path).generate(...)`` with the tool's errors (seqlab/tasks/inference.py)."""
+    from seqlab.session import load
 
-    if length < 0:
-        raise ConfigError("length", f"must be >= 0, got {length}")
-    check_decode({"temperature": temperature})
-    module = load_module(ckpt_path, map_location=device)
-    if not hasattr(module, "generate"):
-        raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' does not generate text")
-    return module.generate(prompt, length, temperature, seed=derive_seed(seed, GENERATE_STREAM))
+    run = load(ckpt_path, device=device)
+    if "generate" not in run.offers:
+        raise ConfigError("ckpt_path", f"task '{run.task}' does not generate text")
+    return run.generate(prompt, length, temperature, seed)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,12 +22,12 @@ SPEC = {
 
 def predict(ckpt_path: str, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
     """``(label, probability)`` for each text."""
-    from seqlab.checkpoint import load_module
+    from seqlab.session import load
 
-    module = load_module(ckpt_path, map_location=device)
-    if not hasattr(module, "predict_texts"):
-        raise ConfigError("ckpt_path", f"task '{module.cfg.task.name}' does not classify texts")
-    return module.predict_texts(texts)
+    run = load(ckpt_path, device=device)
+    if "predict" not in run.offers:
+        raise ConfigError("ckpt_path", f"task '{run.task}' does not classify texts")
+    return run.predict(texts)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -83,7 +83,7 @@ def remove_unfinished(run_dir: Path) -> list[Path]:
     claimed = _claims.get(Path(run_dir).absolute())
     if claimed is None:
         return []
-    logging.shutdown()  # Hydra's log file handler holds a file in the folder
+    _close_log_files(claimed.path)  # Hydra's log file handler holds a file in the folder
     removed: list[Path] = []
     if claimed.existing_entries is not None:  # the folder was there before: only our own entries go
         for entry in claimed.path.iterdir():
@@ -102,6 +102,16 @@ def remove_unfinished(run_dir: Path) -> list[Path]:
             break
         removed.append(folder)
     return removed
+
+
+def _close_log_files(folder: Path) -> None:
+    """Close and detach the logging handlers that write into ``folder`` (others, e.g. a notebook's, stay)."""
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in list(getattr(logger, "handlers", [])):
+            name = getattr(handler, "baseFilename", None)
+            if name and Path(name).absolute().is_relative_to(folder):
+                handler.close()
+                logger.removeHandler(handler)
 
 
 def _holds_checkpoint(path: Path) -> bool:

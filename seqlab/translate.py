@@ -35,22 +35,6 @@ SPEC = {
     "max_source_tokens": (int, 250),
     "device": (str, "cpu"),
 }
-MAX_PLOTTED = 6
-
-
-def load_members(ckpt_paths: str, device: str = "cpu") -> list[Any]:
-    """The translation modules of a comma-separated list of checkpoints or run folders."""
-    from seqlab.checkpoint import load_module
-    from seqlab.tasks.translate.decode import check_members
-
-    members = [load_module(p.strip(), map_location=device) for p in ckpt_paths.split(",") if p.strip()]
-    if not members:
-        raise ConfigError("ckpt_path", "names no checkpoint")
-    for member in members:
-        if member.cfg.task.name != "translate":
-            raise ConfigError("ckpt_path", f"a '{member.cfg.task.name}' checkpoint does not translate")
-    check_members(members)
-    return members
 
 
 def read_sentences(text: str | None, input_path: str | None) -> list[str]:
@@ -84,38 +68,32 @@ def translate(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Any]:
-    """The translations (``seqlab.tasks.translate.decode.Translation``) of the sentences, in order. Every value and
-    the plot's path are checked before a checkpoint is read; a sentence of more than ``max_source_tokens`` tokens is
+    """The translations (``seqlab.tasks.translate.decode.Translation``) of the sentences, in order:
+    ``seqlab.load(first).translate(..., ensemble=rest)`` (seqlab/tasks/translate/inference.py). Every value and the
+    plot's path are checked before a checkpoint is read; a sentence of more than ``max_source_tokens`` tokens is
     refused before any is decoded. ``progress(done, total)`` is called after each decoded batch."""
-    from seqlab.generation.checks import check_decode
-    from seqlab.output_paths import check_output_file, writing
-    from seqlab.tasks.translate.decode import translations
+    from seqlab.session import load
+    from seqlab.tasks.translate.inference import check_request
 
-    overrides = {
-        k: v
-        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
-        if v is not None
-    }
-    check_decode(overrides)
-    if max_source_tokens < 1:
-        raise ConfigError("max_source_tokens", f"must be >= 1, got {max_source_tokens}")
-    plot_path = check_output_file("attention_plot", attention_plot) if attention_plot else None
     sentences = read_sentences(text, input)
-    members = load_members(ckpt_path, device)
-    if beam_size is not None and method is None:
-        overrides["method"] = "beam"
-    if plot_path is not None and members[0].task.decoder.get("attention") == "none":
-        raise ConfigError("attention_plot", "this model has no attention (task.decoder.attention=none)")
-    results = translations(members, sentences, max_source_tokens=max_source_tokens, progress=progress, **overrides)
-    if plot_path is not None:
-        from seqlab.tasks.translate.attention_plot import plot_attention
-
-        maps = [m for m in (r.attention_map() for r in results[:MAX_PLOTTED]) if m is not None]
-        if not maps:
-            raise ConfigError("attention_plot", "this model has no attention (task.decoder.attention=none)")
-        with writing("attention_plot", plot_path):
-            plot_attention(maps, plot_path, title=f"{len(members)} model(s)")
-    return results
+    check_request(method, beam_size, alpha, temperature, attention_plot, max_source_tokens)  # before anything loads
+    paths = [p.strip() for p in ckpt_path.split(",") if p.strip()]
+    if not paths:
+        raise ConfigError("ckpt_path", "names no checkpoint")
+    run = load(paths[0], device=device)
+    if "translate" not in run.offers:
+        raise ConfigError("ckpt_path", f"a '{run.task}' checkpoint does not translate")
+    return run.translate(
+        sentences,
+        method=method,
+        beam_size=beam_size,
+        alpha=alpha,
+        temperature=temperature,
+        ensemble=paths[1:],
+        attention_plot=attention_plot,
+        max_source_tokens=max_source_tokens,
+        progress=progress,
+    )
 
 
 def stderr_progress() -> Callable[[int, int], None]:

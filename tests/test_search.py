@@ -10,6 +10,7 @@ from collections import namedtuple
 import pytest
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch import nn
 
 from seqlab.generation import (
@@ -283,6 +284,8 @@ def test_generate_draws_from_its_own_seed_stream(monkeypatch):
     seeds = []
 
     class Fake:
+        cfg = OmegaConf.create({"task": {"name": "charlm"}})  # what seqlab.load reads to find the task's methods
+
         def generate(self, prompt, length, temperature, seed):
             seeds.append(seed)
             return prompt

@@ -17,6 +17,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.base import SequenceModel
 from seqlab.models.capabilities import Capabilities, Needs
 from seqlab.old_paths import keep_old_paths
+from seqlab.tasks.inference import Inference
 
 
 class Task:
@@ -29,6 +30,8 @@ class Task:
     tbptt_key: ClassVar[str] = "task.tbptt_steps"
     # what the `model` role must offer (seqlab/models/capabilities.py); causal comes from `causal` above
     needs: ClassVar[Needs] = Needs()
+    # what a trained run offers through seqlab.load (generate, translate, ...): seqlab/tasks/inference.py
+    inference: ClassVar[type[Inference]] = Inference
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -17,6 +17,7 @@ from seqlab.models.soft_attention_decoder import INITS as SOFT_INITS
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.caption.config import CaptionConfig
 from seqlab.tasks.caption.data import CaptionDataModule
+from seqlab.tasks.caption.inference import CaptionInference
 from seqlab.tasks.caption.module import CaptionModule
 from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, default_image_encoder, recurrent_cell
 from seqlab.training.tbptt_check import check_positive
@@ -67,6 +68,7 @@ class CaptionTask(Task):
 
     Config = CaptionTaskConfig
     module_class = CaptionModule
+    inference = CaptionInference
     causal = True  # the decoder writes word t from words < t: a bidirectional cell is refused
     needs = Needs(per_step=True, causal=True)
 

@@ -11,6 +11,7 @@ from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.charlm.data import CharDataModule
 from seqlab.tasks.charlm.module import CharLMModule
+from seqlab.tasks.inference import LanguageModelInference
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 
@@ -47,6 +48,7 @@ class CharLMTask(Task):
 
     Config = CharLMConfig
     module_class = CharLMModule
+    inference = LanguageModelInference
     causal = True
     needs = Needs(per_step=True, causal=True)
 

@@ -10,6 +10,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.sentiment.data import SOURCES, SentimentDataModule
+from seqlab.tasks.sentiment.inference import SentimentInference
 from seqlab.tasks.sentiment.module import SentimentModule
 from seqlab.tasks.sentiment.pooling import POOLINGS
 
@@ -66,6 +67,7 @@ class SentimentTask(Task):
 
     Config = SentimentConfig
     module_class = SentimentModule
+    inference = SentimentInference
     causal = False
     needs = Needs(per_step=False, inputs=("embeddings", "ids"))  # pooled baselines and bag-of-words serve too
 

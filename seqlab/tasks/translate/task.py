@@ -13,6 +13,7 @@ from seqlab.tasks.base import Task, build_model, task_config
 from seqlab.tasks.decoder_role import build_decoder
 from seqlab.tasks.translate.config import DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
+from seqlab.tasks.translate.inference import TranslateInference
 from seqlab.tasks.translate.module import TranslationModule
 from seqlab.training.tbptt_check import check_positive
 
@@ -32,6 +33,7 @@ class TranslateTask(Task):
 
     Config = TranslateConfig
     module_class = TranslationModule
+    inference = TranslateInference
     causal = False  # the encoder reads the whole source: it may be bidirectional (the decoder is causal)
     needs = Needs(per_step=True, inputs=("embeddings",))  # attention reads the encoder's output at every step
 

@@ -12,6 +12,7 @@ from seqlab.data.word_corpus import CORPORA
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.inference import WordVectorInference
 from seqlab.tasks.word2vec.data import Word2VecDataModule
 from seqlab.tasks.word2vec.module import Word2VecModule
 from seqlab.training.tbptt_check import check_positive
@@ -53,6 +54,7 @@ class Word2VecTask(Task):
 
     Config = Word2VecConfig
     module_class = Word2VecModule
+    inference = WordVectorInference
     uses_encoder: ClassVar[bool] = False
     needs = Needs(per_step=False, inputs=("embeddings", "ids"))  # nothing: any model passes, and none is built
 

@@ -12,6 +12,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.models.char_words import CharWordConfig
 from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.inference import WordLanguageModelInference
 from seqlab.tasks.wordlm.data import WordDataModule
 from seqlab.tasks.wordlm.module import WordLMModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
@@ -71,6 +72,7 @@ class WordLMTask(Task):
 
     Config = WordLMConfig
     module_class = WordLMModule
+    inference = WordLanguageModelInference
     causal = True
     needs = Needs(per_step=True, causal=True)
 

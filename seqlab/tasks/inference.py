@@ -1,0 +1,119 @@
+"""What a trained run of a task can do: the inference methods a task declares for ``seqlab.load``.
+
+Each task class names its inference class (``Task.inference``); the class lists the methods it offers in
+``offers``. Asking a loaded run for a method its task does not offer is one :class:`MethodUnavailable` line naming
+the method, the task and what it offers (it is also an AttributeError, so ``hasattr`` stays honest). The shared
+capabilities of several tasks live here: text generation for language models and word vectors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from seqlab.errors import ConfigError, DataError, SeqlabError
+
+GENERATE_STREAM = "generate"  # seed stream of generate(), apart from the validation samples'
+
+
+class MethodUnavailable(SeqlabError, AttributeError):
+    """A loaded run was asked for an inference method its task does not offer."""
+
+
+class Inference:
+    """A task's trained module with its inference methods. ``module``: the LightningModule (eval mode),
+    ``config``: its composed config, ``checkpoint``: the file it came from, ``run_dir``: the run folder (or None)."""
+
+    offers: ClassVar[tuple[str, ...]] = ()  # the inference methods this task's runs have
+
+    def __init__(self, module: Any, checkpoint: Path, run_dir: Path | None = None, device: str = "cpu") -> None:
+        self.module = module
+        self.config = module.cfg
+        self.checkpoint = Path(checkpoint)
+        self.run_dir = run_dir
+        self.device = device
+
+    @property
+    def task(self) -> str:
+        return str(self.config.task.name)
+
+    def __getattr__(self, name: str) -> Any:  # only called for names the class does not have
+        if name.startswith("_") or "config" not in self.__dict__:
+            raise AttributeError(name)
+        offered = ", ".join(self.offers) if self.offers else "no inference methods"
+        raise MethodUnavailable(f"{name}: task '{self.task}' has no {name}() (it offers: {offered})")
+
+    def __repr__(self) -> str:
+        model = self.config.model.name
+        return f"<seqlab run: task {self.task}, model {model}, {self.checkpoint}; offers {self.offers}>"
+
+
+class TextGeneration:
+    """``generate``: a language model continues a prompt."""
+
+    def generate(self: Any, prompt: str = "\n", length: int = 500, temperature: float = 1.0, seed: int = 0) -> str:
+        """``prompt`` followed by ``length`` sampled tokens; the same seed gives the same text; ``temperature=0`` is
+        greedy. ``seed`` draws from its own stream, so it never repeats the run's validation samples."""
+        from seqlab.generation.checks import check_decode
+        from seqlab.generation.seeds import derive_seed
+
+        if length < 0:
+            raise ConfigError("length", f"must be >= 0, got {length}")
+        check_decode({"temperature": temperature})
+        return self.module.generate(prompt, length, temperature, seed=derive_seed(seed, GENERATE_STREAM))
+
+
+class WordVectorQueries:
+    """``embeddings`` (the trained word vectors) and ``evaluate`` (analogy accuracy and similarity Spearman)."""
+
+    def embeddings(self: Any) -> Any:
+        """The word vectors (``seqlab.vectors.WordVectors``: nearest, analogy, export through seqlab.vectors)."""
+        return self.module.word_vectors()
+
+    def evaluate(self: Any, data_dir: str | None = None) -> dict[str, Any]:
+        """Analogy accuracy and word-similarity Spearman on the files in ``data_dir`` (default
+        ``$SEQLAB_DATA_DIR/word-similarity-analogy``); DataError when there are none."""
+        from seqlab import vectors as wv
+        from seqlab.vectors.evaluate import FILES
+
+        results = wv.evaluate_all(self.embeddings(), data_dir)
+        if not results:
+            where = data_dir or "$SEQLAB_DATA_DIR/word-similarity-analogy"
+            raise DataError(f"evaluate: no evaluation files ({', '.join(FILES.values())}) in {where}")
+        return results
+
+
+class LanguageModelInference(Inference, TextGeneration):
+    offers = ("generate",)
+
+
+class WordVectorInference(Inference, WordVectorQueries):
+    offers = ("embeddings", "evaluate")
+
+
+class WordLanguageModelInference(Inference, TextGeneration, WordVectorQueries):
+    offers = ("generate", "embeddings", "evaluate")
+
+
+def decode_overrides(
+    methods: tuple[str, ...],
+    method: str | None,
+    beam_size: int | None,
+    alpha: float | None,
+    temperature: float | None,
+) -> dict[str, Any]:
+    """The ``task.decode`` keys a caller replaces, checked by the one shared check (seqlab/generation/checks.py;
+    a ``beam_size`` alone means beam search)."""
+    from seqlab.generation.checks import check_decode
+
+    if method is not None and method not in methods:
+        raise ConfigError("method", f"unknown method '{method}'", allowed=methods)
+    overrides = {
+        k: v
+        for k, v in (("method", method), ("beam_size", beam_size), ("alpha", alpha), ("temperature", temperature))
+        if v is not None
+    }
+    check_decode(overrides)
+    if beam_size is not None and method is None:
+        overrides["method"] = "beam"
+    return overrides
