@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import dataclasses
+
+from omegaconf import DictConfig, OmegaConf
 
 from seqlab import registry
 from seqlab.config.choices import SCHEDULES, parse_threads
-from seqlab.config.schema import to_dataclass
+from seqlab.config.dry_build import dry_build
+from seqlab.config.job import JobConfig, build_job
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
@@ -24,22 +27,39 @@ def logger_kinds(node: DictConfig | dict | None) -> list[str]:
     return [k for k in names if k != "none"]
 
 
-def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError (one line: key, problem, allowed values) for the first problem found."""
+# the last config validated in this process (its YAML) and its JobConfig: pre-flight validates a single run's config
+# and the run takes the result (validated_job), so each job is validated once
+_last_validated: tuple[str, JobConfig] | None = None
+
+
+def validated_job(cfg: DictConfig) -> JobConfig:
+    """The JobConfig of ``cfg``: the one pre-flight built for this same config (taken, so a later job validates
+    afresh), else what :func:`validate` builds now (a job of a multirun, a run started from Python)."""
+    global _last_validated
+    taken, _last_validated = _last_validated, None
+    if taken is not None and taken[0] == OmegaConf.to_yaml(cfg):
+        return dataclasses.replace(taken[1], raw=cfg)  # the run's own DictConfig: Hydra's resolvers work on it
+    return validate(cfg)
+
+
+def validate(cfg: DictConfig) -> JobConfig:
+    """The job's typed config; ConfigError (one line: key, problem, allowed values) for the first problem found.
+
+    Nothing is built at full size: models (and what a task's check builds) are built on the meta device."""
     for group in ("model", "task"):
         if "name" not in cfg[group]:
             raise ConfigError(f"{group}.name", "missing", allowed=registry.names(group))
-    model_cls = registry.get_model(cfg.model.name)
-    model_config = to_dataclass(model_cls.Config, cfg.model, "model")
-    model_cls(8, model_config)  # models check their own values in __init__; tiny and cheap
-    task_cls = registry.get_task(cfg.task.name)
-    to_dataclass(task_cls.Config, cfg.task, "task")
-    task_cls.check(cfg)
+    job = build_job(cfg)
+    dry_build(lambda: job.model_cls(8, job.model))  # models check their own values in __init__
+    dry_build(lambda: job.task_cls.check(job))
     _check_trainer(cfg)
     check_run_values(cfg)
     _check_optimizer(cfg)
     _check_threads_and_progress(cfg)
     _check_loggers(cfg)
+    global _last_validated
+    _last_validated = (OmegaConf.to_yaml(cfg), job)
+    return job
 
 
 def _check_loggers(cfg: DictConfig) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from seqlab.config.dry_build import dry_build
+from seqlab.config.job import JobConfig, job_config
 from seqlab.errors import ConfigError
 from seqlab.models.bridge import BRIDGES
 from seqlab.models.capabilities import Needs
-from seqlab.tasks.base import Task, build_model, task_config
+from seqlab.tasks.base import Task, build_model, is_bidirectional, task_config
 from seqlab.tasks.translate.config import DECODE_METHODS, DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
 from seqlab.tasks.translate.decoder_role import build_decoder
@@ -21,9 +23,9 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(key, f"unknown value '{value}'", allowed=allowed)
 
 
-def _encoder_size(cfg: DictConfig) -> int:
-    """The encoder's output size (its memory width), from a tiny build of the configured model."""
-    return int(build_model(cfg.model, 8).output_size)
+def _encoder_size(cfg: JobConfig | DictConfig) -> int:
+    """The encoder's output size (its memory width), from a build of the configured model on the meta device."""
+    return int(dry_build(lambda: build_model(job_config(cfg).model, 8)).output_size)
 
 
 class TranslateTask(Task):
@@ -37,12 +39,11 @@ class TranslateTask(Task):
     @classmethod
     def model_needs(cls, cfg: DictConfig) -> Needs:
         """A bridge other than ``zero`` hands the encoder's final state to the decoder: the encoder must have one."""
-        bridge = cfg.task.get("bridge", "zero")
-        return Needs(per_step=True, inputs=("embeddings",), state=bridge != "zero")
+        return Needs(per_step=True, inputs=("embeddings",), state=task_config(cfg).bridge != "zero")
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
-        if cfg.task.get("tbptt_steps") is not None:
+        if task_config(cfg).tbptt_steps is not None:
             raise ConfigError(
                 "task.tbptt_steps",
                 "a sentence pair is decoded as one sequence, so translation trains with full BPTT",
@@ -72,16 +73,17 @@ class TranslateTask(Task):
         if task.decode.method == "sample" and task.decode.temperature < 0:
             raise ConfigError("task.decode.temperature", f"must be >= 0, got {task.decode.temperature}")
         cls._check_sizes(cfg, task)
-        build_decoder(task.decoder, 8, _encoder_size(cfg))  # the decoder checks its own keys; tiny and cheap
+        # the decoder checks its own keys; built on the meta device, at any size
+        dry_build(lambda: build_decoder(task.decoder, 8, _encoder_size(cfg)))
 
     @staticmethod
     def _check_sizes(cfg: DictConfig, task: TranslateConfig) -> None:
         """Size mismatches that would otherwise fail inside the first step: luong_dot and bridge=last."""
         hidden = int(task.decoder.get("hidden_size", 0))
-        model = cfg.model
-        if "hidden_size" not in model or not hidden:
+        model = job_config(cfg).model
+        if not hasattr(model, "hidden_size") or not hidden:  # a model without the key: its build tells
             return
-        encoder_size = int(model.hidden_size) * (2 if model.get("bidirectional", False) else 1)
+        encoder_size = int(model.hidden_size) * (2 if is_bidirectional(cfg) else 1)
         if task.decoder.get("attention") == "luong_dot" and encoder_size != hidden:
             raise ConfigError(
                 "task.decoder.attention",
