@@ -149,7 +149,8 @@ def test_the_task_checks_build_on_meta_too():
 def test_the_stop_line_names_the_limit_that_ends_the_run():
     line = stop_line(max_epochs=10, max_steps=1500, steps_per_epoch=94)
     assert line.startswith("stops after trainer.max_epochs=10 (about 940 optimizer steps), before trainer.max_steps")
-    assert stop_line(10, 500, 94).startswith("stops at trainer.max_steps=500 (about 5.3 epochs)")
+    assert stop_line(10, 500, 94) == "stops at trainer.max_steps=500 (about 5.3 epochs), before trainer.max_epochs=10"
+    assert stop_line(10, 6, 4000).startswith("stops at trainer.max_steps=6 (of about 4000 in an epoch)")
     assert stop_line(10, -1, 94) is None and stop_line(-1, 1500, 94) is None
     assert "whichever comes first" in stop_line(10, 1500, float("inf"))
 

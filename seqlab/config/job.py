@@ -3,8 +3,8 @@
 Validation (:func:`seqlab.config.validate.validate`) builds a :class:`JobConfig` and hands it on: ``Task.check``,
 ``Task.build`` and the task's LightningModule receive it, so every module reads its keys from the dataclass that
 validation built, and each default is written once, in that dataclass. The composed DictConfig stays beside it as
-``raw``: Hydra, Lightning (the Trainer's arguments, the checkpoint's hyper-parameters) and ``optimizer`` (a
-``_target_`` and the optimizer's own keyword arguments) read it.
+``raw``: Hydra, Lightning (the Trainer's arguments, the checkpoint's hyper-parameters) and the optimizer (its
+``_target_`` and keyword arguments) read it.
 
 A module rebuilt from a checkpoint gets the saved config as a plain dict; :func:`job_config` builds its JobConfig
 then (the schema merge only, no checks).
@@ -20,18 +20,21 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab import registry
+from seqlab.config.optimizer_settings import OptimizerSettings, optimizer_settings
 from seqlab.config.schema import to_dataclass
 
 
 @dataclass(frozen=True)
 class JobConfig:
-    """``task`` and ``model``: the typed configs (``Task.Config`` / ``SequenceModel.Config`` instances); ``raw``:
-    the composed config. Any other attribute (``seed``, ``trainer``, ``optimizer``, ...) reads ``raw``, so code
-    written for the DictConfig (``cfg.seed``, ``cfg.model.name``) keeps working."""
+    """``task`` and ``model``: the typed configs (``Task.Config`` / ``SequenceModel.Config`` instances);
+    ``optimizer``: seqlab's keys of the optimizer node (clipping, schedule; the torch optimizer's own arguments stay
+    in ``raw.optimizer``); ``raw``: the composed config. Any other attribute (``seed``, ``trainer``, ...) reads
+    ``raw``, so code written for the DictConfig (``cfg.seed``, ``cfg.model.name``) keeps working."""
 
     raw: DictConfig
     task: Any
     model: Any
+    optimizer: OptimizerSettings
 
     @property
     def task_cls(self) -> type:
@@ -57,7 +60,7 @@ def build_job(cfg: DictConfig, known_keys_only: bool = False) -> JobConfig:
         model_node, task_node = _known(model_cls.Config, model_node), _known(task_cls.Config, task_node)
     model = to_dataclass(model_cls.Config, model_node, "model")
     task = to_dataclass(task_cls.Config, task_node, "task")
-    return JobConfig(raw=cfg, task=task, model=model)
+    return JobConfig(raw=cfg, task=task, model=model, optimizer=optimizer_settings(cfg.optimizer))
 
 
 def job_config(cfg: JobConfig | DictConfig | dict) -> JobConfig:

@@ -10,6 +10,7 @@ from seqlab import registry
 from seqlab.config.choices import SCHEDULES, parse_threads
 from seqlab.config.dry_build import dry_build
 from seqlab.config.job import JobConfig, build_job
+from seqlab.config.optimizer_settings import OptimizerSettings
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
@@ -53,8 +54,8 @@ def validate(cfg: DictConfig) -> JobConfig:
     dry_build(lambda: job.model_cls(8, job.model))  # models check their own values in __init__
     dry_build(lambda: job.task_cls.check(job))
     _check_trainer(cfg)
-    check_run_values(cfg)
-    _check_optimizer(cfg)
+    check_run_values(cfg, job.optimizer)
+    _check_optimizer(cfg, job.optimizer)
     _check_threads_and_progress(cfg)
     _check_loggers(cfg)
     global _last_validated
@@ -90,16 +91,16 @@ def _check_trainer(cfg: DictConfig) -> None:
         )
 
 
-def _check_optimizer(cfg: DictConfig) -> None:
+def _check_optimizer(cfg: DictConfig, settings: OptimizerSettings) -> None:
     opt = cfg.optimizer
     if "_target_" not in opt:
         raise ConfigError("optimizer._target_", "missing (e.g. torch.optim.Adam)")
-    if opt.get("schedule", "constant") not in SCHEDULES:
-        raise ConfigError("optimizer.schedule", f"unknown schedule '{opt.schedule}'", allowed=SCHEDULES)
+    if settings.schedule not in SCHEDULES:
+        raise ConfigError("optimizer.schedule", f"unknown schedule '{settings.schedule}'", allowed=SCHEDULES)
     if not isinstance(opt.get("lr"), int | float) or opt.lr <= 0:
         raise ConfigError("optimizer.lr", f"must be a positive number, got {opt.get('lr')!r}")
     for key in ("clip_grad_norm", "clip_grad_value"):
-        value = opt.get(key)
+        value = getattr(settings, key)
         if value is not None and (not isinstance(value, int | float) or value <= 0):
             raise ConfigError(f"optimizer.{key}", f"must be a positive number or null, got {value!r}")
 

@@ -33,10 +33,9 @@ def stop_line(max_epochs: int | None, max_steps: int | None, steps_per_epoch: fl
             f"stops after trainer.max_epochs={max_epochs} (about {epoch_steps} optimizer steps), before "
             f"trainer.max_steps={max_steps}; raise trainer.max_epochs (or set it to -1) to train {max_steps} steps"
         )
-    return (
-        f"stops at trainer.max_steps={max_steps} (about {max_steps / steps_per_epoch:.1f} epochs), before "
-        f"trainer.max_epochs={max_epochs}"
-    )
+    epochs = max_steps / steps_per_epoch
+    where = f"about {epochs:.1f} epochs" if epochs >= 0.1 else f"of about {steps_per_epoch:.0f} in an epoch"
+    return f"stops at trainer.max_steps={max_steps} ({where}), before trainer.max_epochs={max_epochs}"
 
 
 class StopNotice(pl.Callback):

@@ -91,7 +91,7 @@ class TBPTTModule(pl.LightningModule):
         self.watch_grads = False
         self.explode_threshold = float("inf")
         self.grad_alerts: list[tuple[int, str, float]] = []
-        self.clip = clip_config(cfg.optimizer)
+        self.clip = clip_config(self.job.optimizer)
         self.tokens_seen = 0
         self._train_state: State = None
         self._eval_state: State = None
@@ -201,7 +201,7 @@ class TBPTTModule(pl.LightningModule):
         if self.trainer.max_steps > 0:
             total = min(total, self.trainer.max_steps)
         total = max(1, total)
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.cfg.optimizer, total)}
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.job.optimizer, total)}
 
     def chunks_per_batch(self) -> int:
         """Optimizer steps per training batch (for the length of the LR schedule)."""
