@@ -82,7 +82,7 @@ def test_validation_runs_once_per_job_in_process(tmp_path, tiny_corpus, monkeypa
         logging.getLogger().handlers.clear()
     assert json.loads((run_dir / "results.json").read_text())["optimizer_steps"] == 6
     assert builds == ["charlm"], "the typed config is built once, by pre-flight's validation"
-    assert len(checks) == 2, "the model and the task are checked once (pre-flight), not again by the run"
+    assert len(checks) == 1, "the model is checked once (pre-flight), not again by the run"
 
 
 def test_a_config_validated_elsewhere_is_validated_again_by_its_run(monkeypatch):

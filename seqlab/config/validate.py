@@ -46,13 +46,14 @@ def validated_job(cfg: DictConfig) -> JobConfig:
 def validate(cfg: DictConfig) -> JobConfig:
     """The job's typed config; ConfigError (one line: key, problem, allowed values) for the first problem found.
 
-    Nothing is built at full size: models (and what a task's check builds) are built on the meta device."""
+    Nothing is built at full size: the model is built on the meta device (``dry_build``), as are the components a
+    task's check builds at the config's sizes (translate's encoder and decoder)."""
     for group in ("model", "task"):
         if "name" not in cfg[group]:
             raise ConfigError(f"{group}.name", "missing", allowed=registry.names(group))
     job = build_job(cfg)
     dry_build(lambda: job.model_cls(8, job.model))  # models check their own values in __init__
-    dry_build(lambda: job.task_cls.check(job))
+    job.task_cls.check(job)  # on the CPU: a check may read data; what it builds at the config's sizes, it dry-builds
     _check_trainer(cfg)
     check_run_values(cfg, job.optimizer)
     _check_optimizer(cfg, job.optimizer)
