@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import TINY, compose_config
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 import seqlab.config.job as job_module
 import seqlab.config.validate as validate_module
@@ -49,6 +49,20 @@ def test_the_module_reads_the_typed_config_validation_built(one_thread):
     assert module.job is job and module.task is job.task
     assert module.ar == 0.5 and module.tar == job.task.tar
     assert job.seed == job.raw.seed  # other keys read the composed config
+
+
+def test_a_saved_config_with_a_key_the_schema_dropped_still_builds_its_module(one_thread):
+    """A checkpoint's config keeps the keys of the seqlab that wrote it: a key since removed is left out (a run's
+    own config with that key is refused by validation, naming it)."""
+    cfg = compose_config(["model.hidden_size=8", "model.num_layers=1"])
+    with open_dict(cfg):
+        cfg.task.retired_key = 3
+    saved = OmegaConf.to_container(cfg, resolve=True)
+    module = CharLMModule(saved, VOCAB)
+    assert not hasattr(module.task, "retired_key") and module.task.seq_len == cfg.task.seq_len
+    with pytest.raises(ConfigError) as refused:
+        validate(cfg)
+    assert refused.value.key == "task.retired_key"
 
 
 def test_validation_runs_once_per_job_in_process(tmp_path, tiny_corpus, monkeypatch, one_thread):

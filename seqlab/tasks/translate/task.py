@@ -10,10 +10,10 @@ from seqlab.config.job import JobConfig, job_config
 from seqlab.errors import ConfigError
 from seqlab.models.bridge import BRIDGES
 from seqlab.models.capabilities import Needs
-from seqlab.tasks.base import Task, build_model, is_bidirectional, task_config
+from seqlab.tasks.base import Task, build_model, task_config
 from seqlab.tasks.translate.config import DECODE_METHODS, DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
-from seqlab.tasks.translate.decoder_role import build_decoder
+from seqlab.tasks.translate.decoder_role import build_decoder, decoder_config
 from seqlab.tasks.translate.module import TranslationModule
 from seqlab.training.tbptt_check import check_positive
 
@@ -72,36 +72,37 @@ class TranslateTask(Task):
             raise ConfigError("task.decode", "val_sentences and show must be >= 0")
         if task.decode.method == "sample" and task.decode.temperature < 0:
             raise ConfigError("task.decode.temperature", f"must be >= 0, got {task.decode.temperature}")
-        cls._check_sizes(cfg, task)
+        encoder_size = _encoder_size(cfg)
+        _check_sizes(task, encoder_size)
         # the decoder checks its own keys; built on the meta device, at any size
-        dry_build(lambda: build_decoder(task.decoder, 8, _encoder_size(cfg)))
-
-    @staticmethod
-    def _check_sizes(cfg: DictConfig, task: TranslateConfig) -> None:
-        """Size mismatches that would otherwise fail inside the first step: luong_dot and bridge=last."""
-        hidden = int(task.decoder.get("hidden_size", 0))
-        model = job_config(cfg).model
-        if not hasattr(model, "hidden_size") or not hidden:  # a model without the key: its build tells
-            return
-        encoder_size = int(model.hidden_size) * (2 if is_bidirectional(cfg) else 1)
-        if task.decoder.get("attention") == "luong_dot" and encoder_size != hidden:
-            raise ConfigError(
-                "task.decoder.attention",
-                f"luong_dot scores h_t . m_s and needs the decoder's hidden_size ({hidden}) to equal the encoder's "
-                f"output size ({encoder_size})",
-                allowed=["bahdanau", "luong_general", "none"],
-            )
-        if task.bridge == "last" and encoder_size != hidden:
-            raise ConfigError(
-                "task.bridge",
-                f"'last' hands the encoder's {encoder_size} state units to a decoder of hidden size {hidden}; "
-                "make them equal or use project",
-                allowed=["project", "zero"],
-            )
+        dry_build(lambda: build_decoder(task.decoder, 8, encoder_size))
 
     @classmethod
-    def build(cls, cfg: DictConfig) -> tuple[TranslationModule, TranslationDataModule]:
+    def build(cls, cfg: JobConfig | DictConfig) -> tuple[TranslationModule, TranslationDataModule]:
         data = TranslationDataModule(task_config(cfg))
         data.prepare()
         tokenizers = {"source": data.src_tokenizer.state(), "target": data.tgt_tokenizer.state()}
         return TranslationModule(cfg, data.src_vocab.itos, data.tgt_vocab.itos, tokenizers), data
+
+
+def _check_sizes(task: TranslateConfig, encoder_size: int) -> None:
+    """Size mismatches that would otherwise fail inside the first step: luong_dot and bridge=last (for a decoder
+    whose Config has ``hidden_size``; a plugin decoder without one checks its sizes itself)."""
+    decoder = decoder_config(task.decoder)
+    hidden = getattr(decoder, "hidden_size", None)
+    if not hidden:  # no such key, or a size the decoder's own check refuses
+        return
+    if getattr(decoder, "attention", None) == "luong_dot" and encoder_size != hidden:
+        raise ConfigError(
+            "task.decoder.attention",
+            f"luong_dot scores h_t . m_s and needs the decoder's hidden_size ({hidden}) to equal the encoder's "
+            f"output size ({encoder_size})",
+            allowed=["bahdanau", "luong_general", "none"],
+        )
+    if task.bridge == "last" and encoder_size != hidden:
+        raise ConfigError(
+            "task.bridge",
+            f"'last' hands the encoder's {encoder_size} state units to a decoder of hidden size {hidden}; "
+            "make them equal or use project",
+            allowed=["project", "zero"],
+        )
