@@ -11,10 +11,9 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from seqlab import registry
 from seqlab.checkpoint import check_compatible, read_checkpoint
 from seqlab.config.lightning_errors import trainer_arguments_checked
-from seqlab.config.validate import validate
+from seqlab.config.validate import validated_job
 from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
@@ -29,6 +28,7 @@ from seqlab.training.ddp import (
 from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
+from seqlab.training.stop_notice import StopNotice
 from seqlab.training.tbptt import TBPTTModule
 from seqlab.training.threads import apply_threads
 from seqlab.training.throughput import ThroughputMeter
@@ -40,12 +40,11 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[str, Any]:
     """Train, validate and test the configured task; return (and write) the results. ``resume_from``: the
     checkpoint an interrupted job of a resumed sweep continues from (else ``resume=`` decides)."""
-    validate(cfg)
+    job = validated_job(cfg)  # pre-flight's result for a single run: validated once per job
     apply_threads(cfg)  # hardware.threads: torch's threads shared among the runs on these cores
     ckpt_path = resume_from or resolve_resume(cfg.get("resume"), run_dir, cfg=cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    task_cls = registry.get_task(cfg.task.name)
-    module, data = task_cls.build(cfg)
+    module, data = job.task_cls.build(job)
     if ckpt_path:
         check_compatible(module, read_checkpoint(ckpt_path, "resume"), "resume")
     launch_ranks_as_this_job()
@@ -55,7 +54,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
             trainer = build_trainer(
                 cfg,
                 run_dir,
-                extra_callbacks=[EvalTimer()],
+                extra_callbacks=[EvalTimer(), StopNotice()],
                 resumed_from=ckpt_path,
                 overrides={**eval_limits(cfg), **own_sampler},
             )
@@ -102,7 +101,7 @@ def _fit_and_test(
     best_score = checkpoint.best_model_score if checkpoint else None
     last = str(latest.path) if latest is not None and latest.path.is_file() else ""
     test_skipped = False
-    if cfg.get("test", True) and trainer.limit_test_batches != 0:
+    if cfg.test and trainer.limit_test_batches != 0:
         announce_test(trainer, data, find_callback(trainer, EvalTimer))
         if interrupted is not None:
             print("seqlab: testing the best checkpoint before stopping (Ctrl-C again to skip the test)", flush=True)

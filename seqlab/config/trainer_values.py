@@ -8,6 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from seqlab.config.optimizer_settings import OptimizerSettings
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.errors import ConfigError
 
@@ -17,8 +18,9 @@ FRACTION_OR_COUNT = ("limit_train_batches", "limit_val_batches", "limit_test_bat
 DURATION = re.compile(r"^\d+:\d{1,2}:\d{1,2}:\d{1,2}$")  # DD:HH:MM:SS
 
 
-def check_run_values(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first run-level key of the wrong type or out of range."""
+def check_run_values(cfg: DictConfig, optimizer: OptimizerSettings) -> None:
+    """Raise ConfigError for the first run-level key of the wrong type or out of range (``optimizer``: the
+    optimizer node's typed seqlab keys)."""
     if not _is_int(cfg.get("seed")):
         raise ConfigError("seed", f"must be an integer, got {cfg.get('seed')!r}")
     trainer = cfg.trainer
@@ -50,7 +52,7 @@ def check_run_values(cfg: DictConfig) -> None:
             "(an int) or a time DD:HH:MM:SS, or set trainer.check_val_every_n_epoch=1",
         )
     _check_max_time(trainer.get("max_time"))
-    schedule = cfg.optimizer.get("schedule", "constant")
+    schedule = optimizer.schedule
     unbounded_epochs = trainer.get("max_epochs") is None or trainer.get("max_epochs") == -1
     if schedule != "constant" and (trainer.get("max_steps") or -1) <= 0 and unbounded_epochs:
         raise ConfigError(

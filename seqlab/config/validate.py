@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import dataclasses
+
+from omegaconf import DictConfig, OmegaConf
 
 from seqlab import registry
 from seqlab.config.choices import SCHEDULES, parse_threads
-from seqlab.config.schema import to_dataclass
+from seqlab.config.dry_build import dry_build
+from seqlab.config.job import JobConfig, build_job
+from seqlab.config.optimizer_settings import OptimizerSettings
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
 from seqlab.errors import ConfigError
@@ -25,22 +29,40 @@ def logger_kinds(node: DictConfig | dict | None) -> list[str]:
     return [k for k in names if k != "none"]
 
 
-def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError (one line: key, problem, allowed values) for the first problem found."""
+# the last config validated in this process (its YAML) and its JobConfig: pre-flight validates a single run's config
+# and the run takes the result (validated_job), so each job is validated once
+_last_validated: tuple[str, JobConfig] | None = None
+
+
+def validated_job(cfg: DictConfig) -> JobConfig:
+    """The JobConfig of ``cfg``: the one pre-flight built for this same config (taken, so a later job validates
+    afresh), else what :func:`validate` builds now (a job of a multirun, a run started from Python)."""
+    global _last_validated
+    taken, _last_validated = _last_validated, None
+    if taken is not None and taken[0] == OmegaConf.to_yaml(cfg):
+        return dataclasses.replace(taken[1], raw=cfg)  # the run's own DictConfig: Hydra's resolvers work on it
+    return validate(cfg)
+
+
+def validate(cfg: DictConfig) -> JobConfig:
+    """The job's typed config; ConfigError (one line: key, problem, allowed values) for the first problem found.
+
+    Nothing is built at full size: the model is built on the meta device (``dry_build``), as are the components a
+    task's check builds at the config's sizes (translate's encoder and decoder)."""
     for group in ("model", "task"):
         if "name" not in cfg[group]:
             raise ConfigError(f"{group}.name", "missing", allowed=registry.names(group))
-    model_cls = registry.get_model(cfg.model.name)
-    model_config = to_dataclass(model_cls.Config, cfg.model, "model")
-    model_cls(8, model_config)  # models check their own values in __init__; tiny and cheap
-    task_cls = registry.get_task(cfg.task.name)
-    to_dataclass(task_cls.Config, cfg.task, "task")
-    task_cls.check(cfg)
+    job = build_job(cfg)
+    dry_build(lambda: job.model_cls(8, job.model))  # models check their own values in __init__
+    job.task_cls.check(job)  # on the CPU: a check may read data; what it builds at the config's sizes, it dry-builds
     _check_trainer(cfg)
-    check_run_values(cfg)
-    _check_optimizer(cfg)
+    check_run_values(cfg, job.optimizer)
+    _check_optimizer(cfg, job.optimizer)
     _check_threads_and_progress(cfg)
     _check_loggers(cfg)
+    global _last_validated
+    _last_validated = (OmegaConf.to_yaml(cfg), job)
+    return job
 
 
 def _check_loggers(cfg: DictConfig) -> None:
@@ -71,16 +93,16 @@ def _check_trainer(cfg: DictConfig) -> None:
         )
 
 
-def _check_optimizer(cfg: DictConfig) -> None:
+def _check_optimizer(cfg: DictConfig, settings: OptimizerSettings) -> None:
     opt = cfg.optimizer
     if "_target_" not in opt:
         raise ConfigError("optimizer._target_", "missing (e.g. torch.optim.Adam)")
-    if opt.get("schedule", "constant") not in SCHEDULES:
-        raise ConfigError("optimizer.schedule", f"unknown schedule '{opt.schedule}'", allowed=SCHEDULES)
+    if settings.schedule not in SCHEDULES:
+        raise ConfigError("optimizer.schedule", f"unknown schedule '{settings.schedule}'", allowed=SCHEDULES)
     if not isinstance(opt.get("lr"), int | float) or opt.lr <= 0:
         raise ConfigError("optimizer.lr", f"must be a positive number, got {opt.get('lr')!r}")
     for key in ("clip_grad_norm", "clip_grad_value"):
-        value = opt.get(key)
+        value = getattr(settings, key)
         if value is not None and (not isinstance(value, int | float) or value <= 0):
             raise ConfigError(f"optimizer.{key}", f"must be a positive number or null, got {value!r}")
 

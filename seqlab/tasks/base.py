@@ -1,6 +1,9 @@
 """The task contract: a config schema, the checks it makes, and how it builds its module and data.
 
-A task never imports a model: it asks :func:`build_model` (the registry) for the one the config names.
+``check`` and ``build`` receive the job's :class:`~seqlab.config.job.JobConfig` (``cfg.task`` and ``cfg.model`` are
+the typed dataclasses validation built; any other key reads the composed config); the helpers here also accept a
+composed DictConfig (tests, tools). A task never imports a model: it asks :func:`build_model` (the registry) for the
+one the config names.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from seqlab import registry
+from seqlab.config.job import JobConfig, job_config
 from seqlab.config.schema import to_dataclass
 from seqlab.errors import ConfigError
 from seqlab.models.base import SequenceModel
@@ -42,16 +46,16 @@ class Task:
                 cls.name = default
 
     @classmethod
-    def model_needs(cls, cfg: DictConfig) -> Needs:
+    def model_needs(cls, cfg: JobConfig | DictConfig) -> Needs:
         """The needs of this run's model (a task whose needs depend on its keys overrides this)."""
         return cls.needs
 
     @classmethod
-    def check(cls, cfg: DictConfig) -> None:
+    def check(cls, cfg: JobConfig | DictConfig) -> None:
         """Raise ConfigError for combinations this task cannot run (called before anything heavy): a model that
         cannot serve the task, a bidirectional model for a causal task, truncated BPTT where it cannot work."""
         check_model_serves(cls, cfg)
-        if cls.causal and cfg.model.get("bidirectional", False):
+        if cls.causal and is_bidirectional(cfg):
             raise ConfigError(
                 "model.bidirectional",
                 f"a bidirectional model cannot be the causal language model of task '{cls.name}' "
@@ -61,23 +65,30 @@ class Task:
         check_tbptt_applies(cfg)
 
     @classmethod
-    def build(cls, cfg: DictConfig) -> tuple[pl.LightningModule, pl.LightningDataModule]:
+    def build(cls, cfg: JobConfig | DictConfig) -> tuple[pl.LightningModule, pl.LightningDataModule]:
         raise NotImplementedError
 
 
-def task_config(cfg: DictConfig) -> Any:
-    """The typed task config of a run."""
-    return to_dataclass(registry.get_task(cfg.task.name).Config, cfg.task, "task")
+def task_config(cfg: JobConfig | DictConfig) -> Any:
+    """The typed task config of a run (the one validation built when ``cfg`` is the job's JobConfig)."""
+    return job_config(cfg).task
 
 
-def build_model(model_cfg: DictConfig | dict, input_size: int) -> SequenceModel:
-    """The sequence model the config names, built through the registry."""
+def is_bidirectional(cfg: JobConfig | DictConfig) -> bool:
+    """Whether the run's model reads its input both ways (``bidirectional``: a key models may lack, False then)."""
+    return bool(getattr(job_config(cfg).model, "bidirectional", False))
+
+
+def build_model(model_cfg: Any, input_size: int) -> SequenceModel:
+    """The sequence model the config names, built through the registry: ``model_cfg`` is the typed model config
+    (``JobConfig.model``) or a ``model`` node."""
+    if dataclasses.is_dataclass(model_cfg):
+        return registry.get_model(model_cfg.name)(input_size, model_cfg)
     model_cls = registry.get_model(model_cfg["name"])
-    config = to_dataclass(model_cls.Config, model_cfg, "model")
-    return model_cls(input_size, config)
+    return model_cls(input_size, to_dataclass(model_cls.Config, model_cfg, "model"))
 
 
-def check_model_serves(task_cls: type[Task], cfg: DictConfig) -> None:
+def check_model_serves(task_cls: type[Task], cfg: JobConfig | DictConfig) -> None:
     """ConfigError on ``model`` when the chosen model lacks what the task needs, naming the models that would do."""
     needs = task_cls.model_needs(cfg)
     model_cls = registry.get_model(cfg.model.name)
@@ -98,13 +109,13 @@ def check_model_serves(task_cls: type[Task], cfg: DictConfig) -> None:
     )
 
 
-def check_tbptt_applies(cfg: DictConfig) -> None:
+def check_tbptt_applies(cfg: JobConfig | DictConfig) -> None:
     """Truncated BPTT (``task.tbptt_steps`` set) needs a model whose state runs forward in time: not a
     bidirectional one (its backward direction would see only the chunk), not a pooled one and not one that declares
     ``carries_state = False`` (no state to carry)."""
-    if cfg.task.get("tbptt_steps") is None:
+    if getattr(task_config(cfg), "tbptt_steps", None) is None:  # a task without the key trains with full BPTT
         return
-    if cfg.model.get("bidirectional", False):
+    if is_bidirectional(cfg):
         raise ConfigError(
             "task.tbptt_steps",
             "truncated BPTT means nothing for a bidirectional model (its backward "

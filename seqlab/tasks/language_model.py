@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from seqlab.config.job import JobConfig
 from seqlab.generation.search import sample_next
 from seqlab.models.base import State
 from seqlab.models.capabilities import Capabilities
@@ -46,31 +48,45 @@ class Codec(Protocol):
     def decode(self, ids: torch.Tensor | list[int]) -> str: ...
 
 
+@dataclass
+class LanguageModelOptions:
+    """The keys a word task adds to the shared language model (module docstring), each off by default; a task whose
+    ``Config`` is not one of these (the char LM) trains with these defaults."""
+
+    tie_weights: bool = False
+    softmax: str = "full"  # full | adaptive
+    cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])  # softmax=adaptive
+    embedding_dropout: float = 0.0
+    ar: float = 0.0
+    tar: float = 0.0
+    init_range: float | None = None  # every weight uniform in [-r, r] (Zaremba et al.: 0.1 small, 0.05 medium)
+
+
 class LanguageModelModule(TBPTTModule):
     """Subclasses set ``codec`` (text <-> ids) and may build another input embedding (``make_embedding``)."""
 
     unit: str = "token"  # what one step of the stream is: "char" adds bits per character to the metrics
 
-    def __init__(self, config: DictConfig | dict, vocab: list[str], codec: Codec, **extras: Any) -> None:
+    def __init__(self, config: JobConfig | DictConfig | dict, vocab: list[str], codec: Codec, **extras: Any) -> None:
         super().__init__(config, vocab=list(vocab), **extras)
         self.codec = codec
-        task = self.cfg.task
+        task = self.task
+        options = task if isinstance(task, LanguageModelOptions) else LanguageModelOptions()
         self.embedding = self.make_embedding(list(vocab))
         input_size = int(getattr(self.embedding, "embedding_dim", task.embedding_dim))
-        self.encoder = build_model(self.cfg.model, input_size)
-        tie = bool(task.get("tie_weights", False))
-        if tie and not isinstance(self.embedding, nn.Embedding):
+        self.encoder = build_model(self.job.model, input_size)
+        if options.tie_weights and not isinstance(self.embedding, nn.Embedding):
             raise ValueError("tie_weights needs a lookup-table embedding (task.word_input=lookup)")
         self.head = OutputLayer(
             self.encoder.output_size,
             len(vocab),
-            kind=str(task.get("softmax", "full")),
-            cutoffs=list(task.get("cutoffs", []) or []),
-            tie_to=self.embedding if tie else None,
+            kind=options.softmax,
+            cutoffs=list(options.cutoffs),
+            tie_to=self.embedding if options.tie_weights else None,
         )
-        self.embedding_dropout = float(task.get("embedding_dropout", 0.0))
-        self.ar, self.tar = float(task.get("ar", 0.0)), float(task.get("tar", 0.0))
-        init_range = task.get("init_range")
+        self.embedding_dropout = float(options.embedding_dropout)
+        self.ar, self.tar = float(options.ar), float(options.tar)
+        init_range = options.init_range
         if init_range is not None:
             for parameter in self.parameters():  # a tied weight is one tensor and is drawn once
                 nn.init.uniform_(parameter, -float(init_range), float(init_range))
@@ -90,7 +106,7 @@ class LanguageModelModule(TBPTTModule):
 
     def make_embedding(self, vocab: list[str]) -> nn.Module:
         """The input embedding: a lookup table (a subclass may spell words from their characters)."""
-        return nn.Embedding(len(vocab), self.cfg.task.embedding_dim)
+        return nn.Embedding(len(vocab), self.task.embedding_dim)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         if isinstance(self.embedding, nn.Embedding) and self.embedding_dropout > 0:
@@ -135,12 +151,12 @@ class LanguageModelModule(TBPTTModule):
     # ---- samples -----------------------------------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        every = self.cfg.task.sample.every_n_val
+        every = self.task.sample.every_n_val
         if self.trainer.sanity_checking or not every:
             return
         self._val_count += 1
         if self._val_count % every == 0:
-            sample = self.cfg.task.sample
+            sample = self.task.sample
             text = self.generate(sample.prompt, sample.length, sample.temperature, seed=self._val_count)
             self.print(
                 f"\n----- sample (step {self.global_step}, temperature {sample.temperature}) -----\n{text}\n-----"

@@ -54,7 +54,7 @@ class SequenceModule(TBPTTModule):
         self.objective = objective
         self.one_hot = one_hot
         self.seq_len = seq_len
-        self.encoder = build_model(self.cfg.model, input_size)
+        self.encoder = build_model(self.job.model, input_size)
         self.head = nn.Linear(self.encoder.output_size, output_size)
         self._hits = Sums(2)  # right answers, scored answers (classification and per-step labels)
 

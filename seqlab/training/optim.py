@@ -18,19 +18,9 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.config.choices import SCHEDULES
+from seqlab.config.optimizer_settings import SEQLAB_KEYS, OptimizerSettings, optimizer_settings
 from seqlab.errors import ConfigError
 from seqlab.training.ntasgd import NTASGD, AveragedEvaluation
-
-SEQLAB_KEYS = (
-    "clip_grad_norm",
-    "clip_grad_value",
-    "schedule",
-    "warmup_steps",
-    "min_lr_ratio",
-    "step_size",
-    "gamma",
-    "decay_start",
-)
 
 
 @dataclass
@@ -63,23 +53,23 @@ def optimizer_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     return [AveragedEvaluation()] if averaging else []
 
 
-def clip_config(cfg: DictConfig) -> ClipConfig:
-    return ClipConfig(norm=cfg.get("clip_grad_norm"), value=cfg.get("clip_grad_value"))
+def clip_config(cfg: OptimizerSettings | DictConfig) -> ClipConfig:
+    settings = optimizer_settings(cfg)
+    return ClipConfig(norm=settings.clip_grad_norm, value=settings.clip_grad_value)
 
 
-def schedule_factor(cfg: DictConfig, total_steps: int):
+def schedule_factor(cfg: OptimizerSettings | DictConfig, total_steps: int):
     """lr multiplier of optimizer step s: linear warm-up over ``warmup_steps``, then
 
     constant: 1; cosine: r + (1 - r)(1 + cos(pi p))/2; linear: 1 - (1 - r) p;
     step: gamma^(max(0, s - decay_start) // step_size),
     with p the fraction of the post-warm-up steps done and r = ``min_lr_ratio``."""
-    kind = cfg.get("schedule", "constant") or "constant"
+    settings = optimizer_settings(cfg)
+    kind = settings.schedule
     if kind not in SCHEDULES:
         raise ConfigError("optimizer.schedule", f"unknown schedule '{kind}'", allowed=SCHEDULES)
-    warm = int(cfg.get("warmup_steps", 0) or 0)
-    ratio = float(cfg.get("min_lr_ratio", 0.0) or 0.0)
-    step_size, gamma = int(cfg.get("step_size", 1000)), float(cfg.get("gamma", 0.5))
-    decay_start = int(cfg.get("decay_start", 0) or 0)
+    warm, ratio = settings.warmup_steps, settings.min_lr_ratio
+    step_size, gamma, decay_start = settings.step_size, settings.gamma, settings.decay_start
 
     def factor(step: int) -> float:
         if step < warm:
@@ -96,6 +86,6 @@ def schedule_factor(cfg: DictConfig, total_steps: int):
     return factor
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: DictConfig, total_steps: int):
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimizerSettings | DictConfig, total_steps: int):
     """A LambdaLR stepped once per optimizer step (per TBPTT chunk)."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, total_steps))

@@ -28,6 +28,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.config.job import JobConfig, job_config
 from seqlab.errors import TrainingDiverged
 from seqlab.models.base import State, detach_state
 from seqlab.old_paths import keep_old_paths
@@ -71,21 +72,27 @@ def split_time(batch: Any, k: int | None) -> list[Any]:
 class TBPTTModule(pl.LightningModule):
     """Base LightningModule of seqlab tasks. Subclasses implement ``train_chunk`` and ``eval_batch``."""
 
-    def __init__(self, config: DictConfig | dict, **extras: Any) -> None:
-        """``config`` is the composed run config; ``extras`` (e.g. a vocabulary) are saved beside it in
-        ``hparams`` so that ``load_from_checkpoint(path)`` rebuilds the module with no other input."""
+    def __init__(self, config: JobConfig | DictConfig | dict, **extras: Any) -> None:
+        """``config`` is the job's config: the JobConfig validation built, or the composed config (a dict when
+        ``load_from_checkpoint`` rebuilds the module); ``extras`` (e.g. a vocabulary) are saved beside it in
+        ``hparams`` so that ``load_from_checkpoint(path)`` rebuilds the module with no other input.
+
+        ``self.job`` is the JobConfig, ``self.task`` its typed task config (the keys and defaults of the task's
+        ``Config``), ``self.cfg`` the composed DictConfig (saved in the checkpoint)."""
         super().__init__()
         self.automatic_optimization = False
-        cfg = config if isinstance(config, DictConfig) else OmegaConf.create(config)
-        self.cfg = cfg
+        self.job = job_config(config)
+        self.task = self.job.task
+        cfg = self.cfg = self.job.raw
         self.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True), **extras})
-        self.tbptt_steps: int | None = cfg.task.get("tbptt_steps")
-        self.carry_state: bool = bool(cfg.task.get("carry_state", False))
-        self.tbptt_accumulate: bool = bool(cfg.task.get("tbptt_accumulate", False))
+        # keys of the TBPTT loop; a task whose schema lacks one trains without it (full BPTT, no carried state)
+        self.tbptt_steps: int | None = getattr(self.task, "tbptt_steps", None)
+        self.carry_state: bool = bool(getattr(self.task, "carry_state", False))
+        self.tbptt_accumulate: bool = bool(getattr(self.task, "tbptt_accumulate", False))
         self.watch_grads = False
         self.explode_threshold = float("inf")
         self.grad_alerts: list[tuple[int, str, float]] = []
-        self.clip = clip_config(cfg.optimizer)
+        self.clip = clip_config(self.job.optimizer)
         self.tokens_seen = 0
         self._train_state: State = None
         self._eval_state: State = None
@@ -195,7 +202,7 @@ class TBPTTModule(pl.LightningModule):
         if self.trainer.max_steps > 0:
             total = min(total, self.trainer.max_steps)
         total = max(1, total)
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.cfg.optimizer, total)}
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.job.optimizer, total)}
 
     def chunks_per_batch(self) -> int:
         """Optimizer steps per training batch (for the length of the LR schedule)."""
@@ -205,8 +212,8 @@ class TBPTTModule(pl.LightningModule):
         return math.ceil(seq_len / self.tbptt_steps)
 
     def sequence_length(self) -> int | None:
-        """Time steps of a training batch (``task.seq_len`` unless a subclass knows better)."""
-        return self.cfg.task.get("seq_len")
+        """Time steps of a training batch (``task.seq_len`` unless a subclass knows better; None: not known)."""
+        return getattr(self.task, "seq_len", None)
 
     # ---- evaluation ------------------------------------------------------------------------------------------
     def _eval_start(self) -> None:

@@ -23,7 +23,6 @@ from omegaconf import DictConfig
 from seqlab.data.vocab import Vocab
 from seqlab.generation.search import beam_search, greedy, sample
 from seqlab.models.soft_attention_decoder import doubly_stochastic_penalty
-from seqlab.tasks.base import task_config
 from seqlab.tasks.caption.plots import plot_captions
 from seqlab.tasks.caption.roles import ImageToState, build_decoder, build_image_encoder
 from seqlab.tasks.caption.scoring import (
@@ -44,7 +43,6 @@ class CaptionModule(TBPTTModule):
 
     def __init__(self, config: DictConfig | dict, itos: list[str], attributes: list[str]) -> None:
         super().__init__(config, itos=list(itos), attributes=list(attributes))
-        self.task = task_config(self.cfg)
         self.vocab = Vocab(list(itos))
         self.attribute_vocabulary = set(attributes)
         self.image_encoder = build_image_encoder(self.task.image_encoder)

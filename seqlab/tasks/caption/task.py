@@ -74,7 +74,7 @@ class CaptionTask(Task):
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
-        if cfg.task.get("tbptt_steps") is not None:
+        if task_config(cfg).tbptt_steps is not None:
             raise ConfigError(
                 "task.tbptt_steps", "a caption is decoded as one sequence: captioning trains with full BPTT", ["null"]
             )

@@ -63,6 +63,6 @@ class CharLMTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[CharLMModule, CharDataModule]:
-        data = CharDataModule(cfg.task)
+        data = CharDataModule(task_config(cfg))
         vocab = data.prepare()
         return CharLMModule(cfg, vocab.chars), data

@@ -41,13 +41,13 @@ class ForecastModule(TBPTTModule):
 
     def __init__(self, config: DictConfig | dict, data: dict[str, Any]) -> None:
         super().__init__(config, data=dict(data))
-        task = self.cfg.task
+        task = self.task
         self.mode: str = task.mode
-        self.relative: bool = task.get("level", "global") == "window"
+        self.relative: bool = task.level == "window"
         self.horizon: int = task.horizon
         self.mase_scale = float(data["mase_scale"])
         self.target_mean, self.target_std = float(data["mean"][0]), float(data["std"][0])
-        self.encoder = build_model(self.cfg.model, len(data["columns"]))
+        self.encoder = build_model(self.job.model, len(data["columns"]))
         self.head = nn.Linear(self.encoder.output_size, self.horizon if self.mode == "direct" else 1)
         # sum |e|, sum e^2, count for each forecaster (model, naive, seasonal naive) of one pass
         self._errors = nn.ModuleDict({name: Sums(3) for name in FORECASTERS})
@@ -102,7 +102,7 @@ class ForecastModule(TBPTTModule):
     def chunks_per_batch(self) -> int:
         if self.tbptt_steps is None or self.mode == "direct" or getattr(self, "tbptt_accumulate", False):
             return 1  # direct mode steps once per batch (only its last chunk has targets)
-        task = self.cfg.task
+        task = self.task
         return math.ceil((task.input_len + task.horizon - 1) / self.tbptt_steps)
 
     def train_chunk(self, chunk: dict[str, torch.Tensor], state: State) -> StepResult:
@@ -157,7 +157,7 @@ class ForecastModule(TBPTTModule):
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
         self._log_errors("test")
-        if self.cfg.task.get("plot", True):
+        if self.task.plot:
             forecasts = self._test_forecasts()  # a collective under DDP: every rank calls it
             if self.trainer.is_global_zero and forecasts is not None:
                 self.save_test_outputs(Path(self.trainer.default_root_dir), forecasts)
@@ -186,10 +186,10 @@ class ForecastModule(TBPTTModule):
         f.observed = f.observed.astype(bool)
         dm = getattr(self.trainer, "datamodule", None)
         times_of = dm.times_of if hasattr(dm, "times_of") else (lambda rows: np.asarray(rows))
-        task, model = self.cfg.task, self.cfg.model
+        task, model = self.task, self.job.model
         target = self.hparams["data"]["columns"][0]
         title = (
-            f"{task.data.get('path') or task.data.get('series')}: {target}, test range; {model.name}, input_len="
+            f"{task.data.path or task.data.series}: {target}, test range; {model.name}, input_len="
             f"{task.input_len}, horizon={task.horizon}, {task.mode}"
         )
         png = save_plot(run_dir / "forecast_test.png", f, times_of, title)

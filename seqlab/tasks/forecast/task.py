@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
-from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.base import Task, is_bidirectional, task_config
 from seqlab.tasks.forecast.data import ForecastDataModule
 from seqlab.tasks.forecast.module import ForecastModule
 from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
@@ -54,7 +54,7 @@ class ForecastTask(Task):
     @classmethod
     def model_needs(cls, cfg: DictConfig) -> Needs:
         """direct: the last output of a window (any encoder); autoregressive: a stateful step-by-step rollout."""
-        if cfg.task.get("mode") == "autoregressive":
+        if task_config(cfg).mode == "autoregressive":
             return Needs(per_step=True, causal=True, state=True)
         return Needs(per_step=False)
 
@@ -73,7 +73,7 @@ class ForecastTask(Task):
             raise ConfigError("task.seasonality", f"must be >= 1 or null (the series' own), got {task.seasonality}")
         if not task.data.path and task.data.series not in BUNDLED:
             raise ConfigError("task.data.series", f"unknown series '{task.data.series}'", allowed=sorted(BUNDLED))
-        bidirectional = bool(cfg.model.get("bidirectional", False))
+        bidirectional = is_bidirectional(cfg)
         if task.mode == "autoregressive":
             if bidirectional:
                 raise ConfigError(

@@ -37,17 +37,17 @@ class SentimentModule(TBPTTModule):
     def __init__(self, config: DictConfig | dict, vocab: list[str], labels: list[str], pretrained: bool = True) -> None:
         super().__init__(config, vocab=list(vocab), labels=list(labels))
         self.vocab, self.labels = Vocab(vocab), list(labels)
-        task = self.cfg.task
+        task = self.task
         self.reads_ids = getattr(registry.get_model(self.cfg.model.name), "input_kind", "embeddings") == "ids"
         if self.reads_ids:
             self.embedding = None
-            self.encoder = build_model(self.cfg.model, len(self.vocab))
+            self.encoder = build_model(self.job.model, len(self.vocab))
         else:
             self.embedding = nn.Embedding(len(self.vocab), task.embedding_dim, padding_idx=Vocab.pad_id)
             if task.embeddings.path and pretrained:
                 load_word2vec_text(task.embeddings.path, self.vocab.stoi, self.embedding.weight.data)
             self.embedding.weight.requires_grad_(not task.embeddings.freeze)
-            self.encoder = build_model(self.cfg.model, task.embedding_dim)
+            self.encoder = build_model(self.job.model, task.embedding_dim)
         self.pre_pooled = bool(getattr(self.encoder, "pooled", False))
         size = self.encoder.output_size
         self.pool = (

@@ -27,7 +27,7 @@ from seqlab.data.tokenizers import tokenizer_from_state
 from seqlab.data.vocab import Vocab
 from seqlab.models.base import length_mask
 from seqlab.models.bridge import Bridge
-from seqlab.tasks.base import build_model, task_config
+from seqlab.tasks.base import build_model
 from seqlab.tasks.decoder_role import build_decoder
 from seqlab.tasks.translate.attention_plot import plot_attention
 from seqlab.tasks.translate.decode import Translation, decode_batch, translations
@@ -46,13 +46,12 @@ class TranslationModule(TBPTTModule):
         self, config: DictConfig | dict, src_itos: list[str], tgt_itos: list[str], tokenizers: dict[str, Any]
     ) -> None:
         super().__init__(config, src_itos=list(src_itos), tgt_itos=list(tgt_itos), tokenizers=dict(tokenizers))
-        self.task = task_config(self.cfg)
         self.src_vocab, self.tgt_vocab = Vocab(src_itos), Vocab(tgt_itos)
         self.src_tokenizer = tokenizer_from_state(tokenizers["source"])
         self.tgt_tokenizer = tokenizer_from_state(tokenizers["target"])
         self.embedding = nn.Embedding(len(self.src_vocab), self.task.embedding_dim, padding_idx=Vocab.pad_id)
         self.embedding_dropout = nn.Dropout(self.task.dropout)
-        self.encoder = build_model(self.cfg.model, self.task.embedding_dim)
+        self.encoder = build_model(self.job.model, self.task.embedding_dim)
         self.decoder = build_decoder(self.task.decoder, len(self.tgt_vocab), self.encoder.output_size)
         self.bridge = Bridge(
             self.task.bridge,

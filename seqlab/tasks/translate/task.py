@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from seqlab.config.dry_build import dry_build
+from seqlab.config.job import JobConfig, job_config
 from seqlab.errors import ConfigError
 from seqlab.generation.checks import check_decode, decode_values
 from seqlab.models.bridge import BRIDGES
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, build_model, task_config
-from seqlab.tasks.decoder_role import build_decoder
+from seqlab.tasks.decoder_role import build_decoder, decoder_config
 from seqlab.tasks.translate.config import DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
 from seqlab.tasks.translate.data import TranslationDataModule
 from seqlab.tasks.translate.inference import TranslateInference
@@ -23,9 +25,9 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(key, f"unknown value '{value}'", allowed=allowed)
 
 
-def _encoder_size(cfg: DictConfig) -> int:
-    """The encoder's output size (its memory width), from a tiny build of the configured model."""
-    return int(build_model(cfg.model, 8).output_size)
+def _encoder_size(cfg: JobConfig | DictConfig) -> int:
+    """The encoder's output size (its memory width), from a build of the configured model on the meta device."""
+    return int(dry_build(lambda: build_model(job_config(cfg).model, 8)).output_size)
 
 
 class TranslateTask(Task):
@@ -40,12 +42,11 @@ class TranslateTask(Task):
     @classmethod
     def model_needs(cls, cfg: DictConfig) -> Needs:
         """A bridge other than ``zero`` hands the encoder's final state to the decoder: the encoder must have one."""
-        bridge = cfg.task.get("bridge", "zero")
-        return Needs(per_step=True, inputs=("embeddings",), state=bridge != "zero")
+        return Needs(per_step=True, inputs=("embeddings",), state=task_config(cfg).bridge != "zero")
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
-        if cfg.task.get("tbptt_steps") is not None:
+        if task_config(cfg).tbptt_steps is not None:
             raise ConfigError(
                 "task.tbptt_steps",
                 "a sentence pair is decoded as one sequence, so translation trains with full BPTT",
@@ -69,35 +70,37 @@ class TranslateTask(Task):
             raise ConfigError("task.teacher_forcing", f"must be in [0, 1], got {task.teacher_forcing}")
         if task.decode.val_sentences < 0 or task.decode.show < 0:
             raise ConfigError("task.decode", "val_sentences and show must be >= 0")
-        cls._check_sizes(cfg, task)
-        build_decoder(task.decoder, 8, _encoder_size(cfg))  # the decoder checks its own keys; tiny and cheap
-
-    @staticmethod
-    def _check_sizes(cfg: DictConfig, task: TranslateConfig) -> None:
-        """Size mismatches that would otherwise fail inside the first step: luong_dot and bridge=last."""
-        hidden = int(task.decoder.get("hidden_size", 0))
-        model = cfg.model
-        if "hidden_size" not in model or not hidden:
-            return
-        encoder_size = int(model.hidden_size) * (2 if model.get("bidirectional", False) else 1)
-        if task.decoder.get("attention") == "luong_dot" and encoder_size != hidden:
-            raise ConfigError(
-                "task.decoder.attention",
-                f"luong_dot scores h_t . m_s and needs the decoder's hidden_size ({hidden}) to equal the encoder's "
-                f"output size ({encoder_size})",
-                allowed=["bahdanau", "luong_general", "none"],
-            )
-        if task.bridge == "last" and encoder_size != hidden:
-            raise ConfigError(
-                "task.bridge",
-                f"'last' hands the encoder's {encoder_size} state units to a decoder of hidden size {hidden}; "
-                "make them equal or use project",
-                allowed=["project", "zero"],
-            )
+        encoder_size = _encoder_size(cfg)
+        _check_sizes(task, encoder_size)
+        # the decoder checks its own keys; built on the meta device, at any size
+        dry_build(lambda: build_decoder(task.decoder, 8, encoder_size))
 
     @classmethod
-    def build(cls, cfg: DictConfig) -> tuple[TranslationModule, TranslationDataModule]:
+    def build(cls, cfg: JobConfig | DictConfig) -> tuple[TranslationModule, TranslationDataModule]:
         data = TranslationDataModule(task_config(cfg))
         data.prepare()
         tokenizers = {"source": data.src_tokenizer.state(), "target": data.tgt_tokenizer.state()}
         return TranslationModule(cfg, data.src_vocab.itos, data.tgt_vocab.itos, tokenizers), data
+
+
+def _check_sizes(task: TranslateConfig, encoder_size: int) -> None:
+    """Size mismatches that would otherwise fail inside the first step: luong_dot and bridge=last (for a decoder
+    whose Config has ``hidden_size``; a plugin decoder without one checks its sizes itself)."""
+    decoder = decoder_config(task.decoder)
+    hidden = getattr(decoder, "hidden_size", None)
+    if not hidden:  # no such key, or a size the decoder's own check refuses
+        return
+    if getattr(decoder, "attention", None) == "luong_dot" and encoder_size != hidden:
+        raise ConfigError(
+            "task.decoder.attention",
+            f"luong_dot scores h_t . m_s and needs the decoder's hidden_size ({hidden}) to equal the encoder's "
+            f"output size ({encoder_size})",
+            allowed=["bahdanau", "luong_general", "none"],
+        )
+    if task.bridge == "last" and encoder_size != hidden:
+        raise ConfigError(
+            "task.bridge",
+            f"'last' hands the encoder's {encoder_size} state units to a decoder of hidden size {hidden}; "
+            "make them equal or use project",
+            allowed=["project", "zero"],
+        )

@@ -35,7 +35,7 @@ class Word2VecModule(TBPTTModule):
     def __init__(self, config: DictConfig | dict, vocab: list[str]) -> None:
         super().__init__(config, vocab=list(vocab))
         self.vocab = Vocab(vocab)
-        dim = int(self.cfg.task.embedding_dim)
+        dim = int(self.task.embedding_dim)
         self.in_embed = nn.Embedding(len(self.vocab), dim)
         self.out_embed = nn.Embedding(len(self.vocab), dim)
         with torch.no_grad():
@@ -72,7 +72,7 @@ class Word2VecModule(TBPTTModule):
         last.ckpt that ``python -m seqlab.embeddings ckpt_path=RUN`` reads, when ``task.evaluate`` and the files
         are there; rank 0 only (it alone writes results.json)."""
         trainer = self._trainer
-        if not self.cfg.task.get("evaluate", True) or (trainer is not None and not trainer.is_global_zero):
+        if not self.task.evaluate or (trainer is not None and not trainer.is_global_zero):
             return {}
         final = getattr(self, "_final_vectors", None)
         return evaluate_all(final if final is not None else self.word_vectors())

@@ -14,9 +14,10 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from seqlab.config.job import JobConfig
 from seqlab.data.vocab import Vocab
 from seqlab.data.word_corpus import EOS
-from seqlab.models.char_words import CharAwareEmbedding, CharWordConfig
+from seqlab.models.char_words import CharAwareEmbedding
 from seqlab.tasks.language_model import LanguageModelModule
 from seqlab.vectors import WordVectors, evaluate_all
 
@@ -51,16 +52,13 @@ class WordLMModule(LanguageModelModule):
 
     unit = "word"
 
-    def __init__(self, config: DictConfig | dict, vocab: list[str]) -> None:
+    def __init__(self, config: JobConfig | DictConfig | dict, vocab: list[str]) -> None:
         super().__init__(config, vocab, WordCodec(Vocab(list(vocab))))
 
     def make_embedding(self, vocab: list[str]) -> nn.Module:
-        task = self.cfg.task
-        if task.get("word_input", "lookup") == "chars":
-            from seqlab.config.schema import to_dataclass
-
-            config = to_dataclass(CharWordConfig, task.char_words, "task.char_words")
-            return CharAwareEmbedding.from_words(vocab, config)
+        task = self.task
+        if task.word_input == "chars":
+            return CharAwareEmbedding.from_words(vocab, task.char_words)
         return nn.Embedding(len(vocab), task.embedding_dim)
 
     # ---- word vectors ------------------------------------------------------------------------------------------
@@ -80,7 +78,7 @@ class WordLMModule(LanguageModelModule):
 
     def extra_results(self) -> dict[str, Any]:
         """Analogy accuracy and word-similarity correlations of the input vectors (when the files are present)."""
-        if not self.cfg.task.get("evaluate_embeddings", True) or not self.trainer.is_global_zero:
+        if not self.task.evaluate_embeddings or not self.trainer.is_global_zero:
             return {}
         scores = evaluate_all(self.word_vectors())
         return {f"embeddings/{k}": v for k, v in scores.items()}

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
 
+from seqlab.config.job import JobConfig
 from seqlab.data.word_corpus import CORPORA
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.models.char_words import CharWordConfig
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.inference import WordLanguageModelInference
+from seqlab.tasks.language_model import LanguageModelOptions
 from seqlab.tasks.wordlm.data import WordDataModule
 from seqlab.tasks.wordlm.module import WordLMModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
@@ -44,7 +46,7 @@ class WordSampleConfig:
 
 
 @dataclass
-class WordLMConfig:
+class WordLMConfig(LanguageModelOptions):  # tie_weights, softmax, cutoffs, embedding_dropout, ar, tar, init_range
     name: str = "wordlm"
     data: WordDataConfig = field(default_factory=WordDataConfig)
     vocab: WordVocabConfig = field(default_factory=WordVocabConfig)
@@ -56,13 +58,6 @@ class WordLMConfig:
     embedding_dim: int = 200
     word_input: str = "lookup"  # lookup | chars
     char_words: CharWordConfig = field(default_factory=CharWordConfig)  # word_input=chars
-    tie_weights: bool = False
-    softmax: str = "full"  # full | adaptive
-    cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])
-    embedding_dropout: float = 0.0
-    ar: float = 0.0
-    tar: float = 0.0
-    init_range: float | None = None  # every weight uniform in [-r, r] (Zaremba et al.: 0.1 small, 0.05 medium)
     evaluate_embeddings: bool = True  # analogies and word similarity at the end of the run (results.json)
     sample: WordSampleConfig = field(default_factory=WordSampleConfig)
 
@@ -77,7 +72,7 @@ class WordLMTask(Task):
     needs = Needs(per_step=True, causal=True)
 
     @classmethod
-    def check(cls, cfg: DictConfig) -> None:
+    def check(cls, cfg: JobConfig | DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
         check_positive(task, "batch_size", "seq_len", "embedding_dim")
@@ -107,7 +102,7 @@ class WordLMTask(Task):
             raise ConfigError("task.sample.temperature", f"must be >= 0, got {task.sample.temperature}")
 
     @classmethod
-    def build(cls, cfg: DictConfig) -> tuple[WordLMModule, WordDataModule]:
+    def build(cls, cfg: JobConfig | DictConfig) -> tuple[WordLMModule, WordDataModule]:
         data = WordDataModule(task_config(cfg))
         vocab = data.prepare()
         return WordLMModule(cfg, vocab.itos), data
