@@ -19,8 +19,9 @@ Contents, by role (docs/plugins.md walks through each):
 - decoders: ``Decoder``, ``DecoderOutput``, ``build_decoder`` / ``decoder_config`` / ``decoder_node`` (a task's
   ``decoder`` node: a decoder picked by name), ``Bridge`` (an encoder's final state -> a decoder's first state);
 - image encoders: ``ImageEncoder``, ``ImageEncoderConfig``, ``flatten_grid``, ``check_images``;
-- tasks: ``Task``, ``task_config``, ``check_model_serves``, ``check_tbptt_applies``, ``check_positive``,
-  ``check_tbptt``; the module base ``TBPTTModule``, ``StepResult``, ``split_time``; the metric sums ``Sums``;
+- tasks: ``Task``, ``JobConfig`` (what ``check``/``build`` receive), ``task_config``, ``check_model_serves``,
+  ``check_tbptt_applies``, ``check_positive``, ``check_tbptt``; the module base ``TBPTTModule``, ``StepResult``,
+  ``split_time``; the metric sums ``Sums``;
 - search: ``greedy``, ``sample``, ``beam_search``, ``score_tokens``, ``EnsembleDecoder``, ``Hypotheses``, ...;
 - text and data: ``Vocab`` and its specials, ``tokenize``, ``build_tokenizer``, ``normalize``, ``pad_sequences``,
   ``BucketBatchSampler``, ``locate``/``data_dir``, ``utf8_or_error``, ``split_sizes``, ``TensorDataModule``, ...;
@@ -29,6 +30,7 @@ Contents, by role (docs/plugins.md walks through each):
 
 from __future__ import annotations
 
+from seqlab.config.job import JobConfig
 from seqlab.data.batching import BucketBatchSampler, collate_labelled, pad_sequences, reverse_padded
 from seqlab.data.locate import Remote, data_dir, locate
 from seqlab.data.normalize import NORMALIZATIONS, normalize
@@ -149,6 +151,7 @@ __all__ = [
     "split_time",
     "state_tensors",
     "task_config",
+    "JobConfig",
     "tokenize",
     "tokenizer_from_state",
     "utf8_or_error",
