@@ -58,7 +58,8 @@ SPEC: dict[str, tuple[type, Any]] = {
 
 @dataclass
 class Run:
-    """One run folder: its overrides (key -> value, as typed), status ok | failed | incomplete, and outcome."""
+    """One run folder: its overrides (key -> value, as typed), status ok | pruned | failed | incomplete, and outcome
+    (a pruned run is an Optuna trial its search stopped early: its results are those of its last validation)."""
 
     path: Path
     overrides: dict[str, str]
@@ -83,6 +84,8 @@ def read_run(folder: Path) -> Run:
     parsed = dict(split_override(str(o)) for o in overrides)
     if (folder / RESULTS_FILE).is_file():
         results = _load_json(folder / RESULTS_FILE)
+        if results is not None and results.get("stopped_by") == "pruned":
+            return Run(folder, parsed, "pruned", results, error=pruned_reason(results), num=num)
         if results is not None:
             return Run(folder, parsed, "ok", results, num=num)
         return Run(folder, parsed, "failed", error=f"unreadable {RESULTS_FILE}", num=num)
@@ -92,6 +95,13 @@ def read_run(folder: Path) -> Run:
     return Run(
         folder, parsed, "incomplete", error=f"no {RESULTS_FILE} (still running, or crashed: see the log)", num=num
     )
+
+
+def pruned_reason(results: dict[str, Any]) -> str:
+    """``pruned at step N (val/loss X)``: when a pruned trial stopped, and its monitored value then."""
+    at = results.get("stopped_at") if isinstance(results.get("stopped_at"), dict) else {}
+    values = [f"{k} {fmt(v)}" for k, v in at.items() if "/" in str(k) and as_number(v) is not None]
+    return f"pruned at step {at.get('step', '?')}" + (f" ({', '.join(values)})" if values else "")
 
 
 def find_runs(paths: Iterable[Path]) -> list[Run]:

@@ -27,7 +27,18 @@ from seqlab.sweep_resume import FREE_KEYS, grid_jobs, is_free, job_folders, job_
 
 KINDS = {"SeqlabSweeper": "grid", "SeqlabOptunaSweeper": "optuna"}
 NAMES = {"grid": "a grid sweep", "optuna": "an Optuna search"}
-SEARCH_FREE = ("n_trials", "n_jobs", "max_failure_rate", "storage", "params")  # compared on their own, or free
+# compared on their own, or free (a worker joining a search may prune differently)
+SEARCH_FREE = (
+    "n_trials",
+    "n_jobs",
+    "max_failure_rate",
+    "storage",
+    "params",
+    "pruner",
+    "pruner_args",
+    "heartbeat_s",
+    "grace_s",
+)
 KEY = "resume_sweep"
 
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seqlab import registry
+from seqlab.config.choices import PRUNERS
 from seqlab.config.store import register_configs
 from seqlab.errors import ConfigError
 
@@ -50,6 +51,7 @@ def preflight(argv: list[str]) -> None:
     if flags & (set(HANDS_OFF) - set(HELP)):
         return
     overrides, multirun = split_argv(argv)
+    _check_search(overrides)
     shows_help = bool(flags & set(HELP))
     parsed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
     if shows_help and not parsed:
@@ -69,6 +71,18 @@ def preflight(argv: list[str]) -> None:
 
                 validate(cfg)
     GlobalHydra.instance().clear()
+
+
+def _check_search(overrides: list[str]) -> None:
+    """``hparams_search=...`` needs Optuna; ``hydra.sweeper.pruner`` is one of :data:`PRUNERS`."""
+    import importlib.util
+
+    given = {o.split("=", 1)[0].lstrip("+"): o.split("=", 1)[1] for o in overrides if "=" in o}
+    if given.get("hparams_search", "null") != "null" and importlib.util.find_spec("optuna") is None:
+        raise ConfigError("hparams_search", "needs the Optuna sweeper: pip install 'seqlab[optuna]'")
+    pruner = given.get("hydra.sweeper.pruner")
+    if pruner is not None and pruner.lower() not in PRUNERS:
+        raise ConfigError("hydra.sweeper.pruner", f"unknown pruner '{pruner}'", allowed=PRUNERS)
 
 
 def _values(override: Override) -> list[str]:
