@@ -5,6 +5,7 @@ Compare runs: every run folder (one holding ``.hydra/``) under the PATHs, a mult
 Prints a table (the overrides that differ between runs, final metrics from results.json, trainable parameters,
 tokens/s, wall time) sorted by one metric, failed runs last with their reason; writes it as ``report.csv`` and
 ``report.md`` and draws the validation curve of every run (``csv/metrics.csv``) into ``report_curves.png`` in ``out``.
+Runs that differ only in ``seed`` are also grouped (mean +- std and n; their mean curves: seqlab/report_seeds.py).
 ``--html`` also writes one self-contained page (``report.html`` in ``out``, or ``--out PAGE.html``): the table to sort
 and filter, the curves of the runs one ticks, and each run's overrides, results, samples and images.
 """
@@ -333,7 +334,6 @@ def report(
         markdown_table(header, rows),
         "",
     ]
-    files["md"].write_text("\n".join(md))
     print(title)
     if common:
         print("common overrides: " + " ".join(common))
@@ -341,8 +341,26 @@ def report(
     for run, row in zip(runs, rows):
         if run.status != "ok":
             print(f"{run.status}: {row[0]}: {run.error}")
+    from seqlab import report_seeds
+
+    groups = report_seeds.seed_groups(runs)  # repeats of one configuration under several seeds
+    seed_table = None
+    if groups:
+        metrics = list(columns) if columns else metric_columns(runs, sort)
+        seed_table = report_seeds.group_table(groups, metrics, sort, order)
+        files["seeds_csv"] = write_csv(out / "report_seeds.csv", *report_seeds.csv_table(groups, metrics, sort, order))
+        heading = f"{len(groups)} configurations over seeds: mean ± std over n finished runs"
+        md += [f"## {heading}", "", markdown_table(*seed_table), ""]
+        print(f"\n{heading}\n" + text_table(*seed_table))
+    files["md"].write_text("\n".join(md))
     metric = curve_metric or (sort if sort.startswith("val/") else "val/loss")
-    if plot:
+    if plot and groups:
+        drawn = report_seeds.plot_group_curves(groups, metric, out / "report_curves.png")
+        if drawn:
+            files["png"] = out / "report_curves.png"
+        else:
+            print(f"no {metric} curves (csv/metrics.csv) to draw")
+    elif plot:
         keys = differing_keys(runs)
         drawn = plot_curves(runs, metric, out / "report_curves.png", [run_label(r, keys) for r in runs])
         if drawn:
@@ -354,7 +372,17 @@ def report(
 
         page = out if html is True else Path(html)
         page = page / "report.html" if page.is_dir() else page
-        files["html"] = write_html(page, runs, sort, order, columns, metric, exclude_images=[out / "report_curves.png"])
+        files["html"] = write_html(
+            page,
+            runs,
+            sort,
+            order,
+            columns,
+            metric,
+            exclude_images=[out / "report_curves.png"],
+            seed_table=seed_table,
+            seed_curves=files.get("png") if groups else None,
+        )
     print("wrote " + ", ".join(str(p) for p in files.values()))
     return {"header": header, "rows": rows, "runs": runs, "files": files}
 

@@ -171,7 +171,9 @@ def test_summary_direction_follows_the_sweeper_then_the_checkpoint_then_the_name
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="Optuna not installed (pip install -e .[optuna])")
+@pytest.mark.skipif(
+    importlib.util.find_spec("optuna") is None, reason="Optuna not installed (pip install -e .[optuna])"
+)
 def test_optuna_search_minimizes_the_returned_metric(tmp_path, tiny_corpus):
     proc = run_cli(
         [

@@ -45,10 +45,11 @@ def build_trainer(
         checkpoint,
         ThroughputMeter(),
         ExactResume(),
-        *latest,
-        *configured_callbacks(cfg, run_dir),
-        *optimizer_callbacks(cfg.optimizer),  # ASGD / NT-ASGD: evaluate and checkpoint the averaged weights
+        # before last.ckpt: the checkpoint saved at a validation holds what these did at it (exact resume)
         *schedule_callbacks(cfg),  # schedule=plateau: steps on checkpoint.monitor after each validation
+        *configured_callbacks(cfg, run_dir),  # early stopping's patience count, among others
+        *latest,
+        *optimizer_callbacks(cfg.optimizer),  # ASGD / NT-ASGD: evaluate and checkpoint the averaged weights
         *(extra_callbacks or []),
     ]
     kwargs = {**OmegaConf.to_container(cfg.trainer, resolve=True), **(overrides or {})}
