@@ -4,8 +4,8 @@
 
 - ``choice(a, b, ...)`` or ``a,b,...``: a categorical distribution;
 - ``range(lo, hi[, step])``: integers (or floats with a float bound or step) from ``lo`` to ``hi`` by ``step``;
-- ``interval(lo, hi)``: uniform floats, integers when both bounds are ints; ``tag(log, interval(lo, hi))``: on a log
-  scale;
+- ``interval(lo, hi)``: uniform floats (``int(interval(lo, hi))``: integers); ``tag(log, interval(lo, hi))``: on a
+  log scale;
 - a single value (``model.hidden_size=128``): a fixed parameter, taken out of the search.
 
 Optuna is imported inside the functions: Hydra imports this package while it scans for plugins, also without Optuna.
@@ -13,6 +13,7 @@ Optuna is imported inside the functions: Hydra imports this package while it sca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,7 +55,7 @@ def distribution(override: Override) -> Any:
         step = value.step if value.step is not None else 1
         if any(isinstance(v, float) for v in (value.start, value.stop, step)):
             # Hydra's range leaves the end out: the last value is the one before stop
-            last = value.start + step * (int(round((value.stop - value.start) / step)) - 1)
+            last = round(value.start + step * (math.ceil((value.stop - value.start) / step - 1e-9) - 1), 12)
             return FloatDistribution(float(value.start), float(last), step=float(step))
         last = int(value.start) + int(step) * ((int(value.stop) - int(value.start) - 1) // int(step))
         return IntDistribution(int(value.start), last, step=int(step))
