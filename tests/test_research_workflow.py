@@ -82,13 +82,19 @@ def test_plateau_multiplies_the_lr_by_gamma_after_patience_validations_without_i
 
 def test_plateau_steps_once_per_validation_during_a_run(tmp_path, tiny_corpus, one_thread):
     cfg = compose_config(
-        [*QUIET, f"task.data.path={tiny_corpus}", "trainer.max_steps=12", "optimizer.schedule=plateau"]
+        [
+            *QUIET,
+            f"task.data.path={tiny_corpus}",
+            "trainer.max_steps=12",
+            "optimizer.schedule=plateau",
+            "+optimizer.plateau_patience=1",
+        ]
     )
     results = run(cfg, tmp_path / "run")
     state = torch.load(results["last_checkpoint"], weights_only=True)["lr_schedulers"][0]
     # 12 optimizer steps = 6 batches, a validation every 2 batches: 3 plateau steps (a per-step schedule has 12)
     assert state["last_epoch"] == 3 == len(val_rows(tmp_path / "run"))
-    assert state["mode"] == "min" and state["patience"] == cfg.optimizer.plateau_patience
+    assert state["mode"] == "min" and state["patience"] == 1
 
 
 def test_a_plateau_schedule_needs_no_step_or_epoch_bound(tmp_path):

@@ -21,6 +21,7 @@ from seqlab.config.choices import SCHEDULES
 from seqlab.errors import ConfigError
 from seqlab.training.ntasgd import NTASGD, AveragedEvaluation
 
+PLATEAU_PATIENCE = 2  # schedule=plateau: validations without improvement tolerated (+optimizer.plateau_patience=N)
 SEQLAB_KEYS = (
     "clip_grad_norm",
     "clip_grad_value",
@@ -106,7 +107,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: DictConfig, total_ste
             optimizer,
             mode=mode,
             factor=float(cfg.get("gamma", 0.5)),
-            patience=int(cfg.get("plateau_patience", 2)),
+            patience=int(cfg.get("plateau_patience", PLATEAU_PATIENCE)),
             min_lr=lr * float(cfg.get("min_lr_ratio", 0.0) or 0.0),
         )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, total_steps))
