@@ -58,10 +58,16 @@ def summarize(sweep_dir: Path, metric: str, best_is: str = "min") -> dict[str, A
         "metric": metric,
         "direction": best_is,
         "swept_keys": keys,
-        "counts": {s: sum(j["status"] == s for j in jobs) for s in ("ok", "pruned", "failed", "incomplete")},
+        "counts": _counts(jobs),
         "best": best["num"] if best else None,
         "jobs": jobs,
     }
+
+
+def _counts(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    """Jobs per status; ``pruned`` (Optuna trials its search stopped early) only when there are some."""
+    counts = {s: sum(j["status"] == s for j in jobs) for s in ("ok", "pruned", "failed", "incomplete")}
+    return counts if counts["pruned"] else {k: v for k, v in counts.items() if k != "pruned"}
 
 
 def _job(run: Run, keys: list[str], metric: str, sweep_dir: Path) -> dict[str, Any]:
