@@ -93,6 +93,9 @@ def test_a_running_trial_is_alive_while_its_worker_is(tmp_path):
     alive = {n for n, t in trials.items() if optuna_study.is_alive(t, grace_s=120)}
     assert alive == {ours.number, far.number}  # a dead pid on this host, a stale heartbeat elsewhere: killed
     assert optuna_study.counted(study, list(trials.values()), False, 120) == (0, 2)
+    fresh = study.ask()  # no heartbeat yet: alive while it is young (its worker writes one at once)
+    fresh = study.get_trials()[fresh.number]
+    assert optuna_study.is_alive(fresh, grace_s=120) and not optuna_study.is_alive(fresh, grace_s=0)
 
 
 def test_a_trial_reports_each_validation_and_stops_when_pruned(tmp_path, tiny_corpus, monkeypatch, one_thread):

@@ -91,11 +91,13 @@ def ask_and_run(
         todo = int(sweeper.n_trials) - finished - running
         if todo <= 0:
             return
-        trials = [study.ask(fixed_distributions=distributions) for _ in range(min(int(sweeper.n_jobs), todo))]
-        for trial in trials:
+        trials = []
+        for _ in range(min(int(sweeper.n_jobs), todo)):
+            trial = study.ask(fixed_distributions=distributions)
+            heart.own([trial.number])  # at once: other workers see it as running here
             for key, value in fixed.items():
                 trial.set_user_attr(key, value)
-        heart.own(t.number for t in trials)
+            trials.append(trial)
         jobs = [(t.number, [*trial_overrides(t.params, fixed), env_override(t.number)]) for t in trials]
         returns = launch(sweeper.launcher, jobs)
         failures = [tell(study, num, ret) for num, ret in zip([n for n, _ in jobs], returns)]

@@ -7,8 +7,8 @@ workers), so several workers together run ``n_trials`` trials, each number once.
 
 Each running trial carries its worker's heartbeat (user attribute :data:`HEARTBEAT`: host, pid, time), written when
 it is asked and every ``heartbeat_s`` seconds while it runs. A running trial whose worker is gone (the pid is dead on
-this host, or the heartbeat is older than ``grace_s``) was killed: a worker that resumes the sweep continues it from
-its last checkpoint.
+this host, or the heartbeat is older than ``grace_s``; without a heartbeat: started more than ``grace_s`` ago) was
+killed: a worker that resumes the sweep continues it from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 HEARTBEAT = "seqlab_heartbeat"
@@ -42,8 +43,9 @@ def worker_id() -> dict[str, Any]:
 def is_alive(trial: Any, grace_s: float) -> bool:
     """Whether a running trial's worker is still running it (else the trial was killed)."""
     beat = trial.user_attrs.get(HEARTBEAT)
-    if not isinstance(beat, dict):
-        return False  # no heartbeat: a study of the previous sweeper, or asked and never launched
+    if not isinstance(beat, dict):  # asked this instant (its heartbeat follows), or a trial of the former sweeper
+        started = trial.datetime_start
+        return started is not None and (datetime.now() - started).total_seconds() < grace_s
     if beat.get("host") == socket.gethostname():
         if beat.get("pid") == os.getpid():
             return True
