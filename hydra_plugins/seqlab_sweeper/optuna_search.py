@@ -31,7 +31,8 @@ from hydra_plugins.seqlab_sweeper import optuna_study
 from hydra_plugins.seqlab_sweeper.optuna_space import params_overrides, search_space, trial_overrides
 from seqlab import sweep_resume
 from seqlab.results import RESULTS_FILE
-from seqlab.training.trial_pruning import ENV_TRIAL, PRUNED_BY, make_pruner
+
+# Hydra imports every module of hydra_plugins at start-up: Optuna and the training code (torch) load in the functions
 
 log = logging.getLogger(__name__)
 RESULTS_YAML = "optimization_results.yaml"
@@ -39,11 +40,15 @@ RESULTS_YAML = "optimization_results.yaml"
 
 def env_override(number: int) -> str:
     """The job override that tells a job its trial number."""
+    from seqlab.training.trial_pruning import ENV_TRIAL
+
     return f"++hydra.job.env_set.{ENV_TRIAL}={number}"
 
 
 def run_search(sweeper: Any, arguments: list[str]) -> None:
     """Run this worker's share of the search; see the module's docstring."""
+    from seqlab.training.trial_pruning import make_pruner
+
     config = sweeper.config
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the SQL storage's set-up chatter
     make_pruner(sweeper.pruner, sweeper.pruner_args)  # a wrong pruner stops here, before any trial
@@ -142,6 +147,8 @@ def tell(study: Any, number: int, ret: Any) -> bool:
 
 def was_pruned(ret: Any) -> bool:
     """Whether the job stopped because its trial was pruned (its results.json says so)."""
+    from seqlab.training.trial_pruning import PRUNED_BY
+
     output_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg is not None else None
     if output_dir is None:
         return False
