@@ -238,3 +238,26 @@ def test_two_workers_share_one_postgresql_study(tmp_path, tiny_corpus):
     finally:
         subprocess.run(stop, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_ddp_rank_finds_its_trial_in_the_environment_not_a_former_jobs(tmp_path, monkeypatch):
+    from seqlab.training.trial_pruning import TrialPruning, trial_callbacks
+
+    cfg = compose_config([])
+    spec = {"trial": 3, "storage": f"sqlite:///{tmp_path}/s.db", "study": "s", "pruner": "median", "pruner_args": {}}
+    monkeypatch.setenv(ENV_PRUNING, json.dumps(spec))
+    monkeypatch.setenv(ENV_TRIAL, "3")  # a rank started as a single run: no Hydra sweeper config, the parent's env
+    (callback,) = trial_callbacks(cfg)
+    assert isinstance(callback, TrialPruning) and callback.number == 3 and callback.monitor == "val/loss"
+    assert isinstance(callback.pruner, optuna.pruners.MedianPruner)
+    monkeypatch.setenv(ENV_TRIAL, "4")  # the next job of the process: the spec left behind is not its own
+    assert trial_callbacks(cfg) == []
+
+
+def test_hparams_search_without_optuna_is_one_line(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"^hparams_search: needs the Optuna sweeper: pip install 'seqlab\[optuna\]'"):
+        preflight(["-m", "hparams_search=optuna"])
