@@ -5,6 +5,7 @@ Compare runs: every run folder (one holding ``.hydra/``) under the PATHs, a mult
 Prints a table (the overrides that differ between runs, final metrics from results.json, trainable parameters,
 tokens/s, wall time) sorted by one metric, failed runs last with their reason; writes it as ``report.csv`` and
 ``report.md`` and draws the validation curve of every run (``csv/metrics.csv``) into ``report_curves.png`` in ``out``.
+Runs that differ only in ``seed`` are also grouped (mean +- std and n; their mean curves: seqlab/report_seeds.py).
 ``--html`` also writes one self-contained page (``report.html`` in ``out``, or ``--out PAGE.html``): the table to sort
 and filter, the curves of the runs one ticks, and each run's overrides, results, samples and images.
 """
@@ -59,7 +60,8 @@ SPEC: dict[str, tuple[type, Any]] = {
 
 @dataclass
 class Run:
-    """One run folder: its overrides (key -> value, as typed), status ok | failed | incomplete, and outcome."""
+    """One run folder: its overrides (key -> value, as typed), status ok | pruned | failed | incomplete, and outcome
+    (a pruned run is an Optuna trial its search stopped early: its results are those of its last validation)."""
 
     path: Path
     overrides: dict[str, str]
@@ -84,6 +86,8 @@ def read_run(folder: Path) -> Run:
     parsed = dict(split_override(str(o)) for o in overrides)
     if (folder / RESULTS_FILE).is_file():
         results = _load_json(folder / RESULTS_FILE)
+        if results is not None and results.get("stopped_by") == "pruned":
+            return Run(folder, parsed, "pruned", results, error=pruned_reason(results), num=num)
         if results is not None:
             return Run(folder, parsed, "ok", results, num=num)
         return Run(folder, parsed, "failed", error=f"unreadable {RESULTS_FILE}", num=num)
@@ -93,6 +97,13 @@ def read_run(folder: Path) -> Run:
     return Run(
         folder, parsed, "incomplete", error=f"no {RESULTS_FILE} (still running, or crashed: see the log)", num=num
     )
+
+
+def pruned_reason(results: dict[str, Any]) -> str:
+    """``pruned at step N (val/loss X)``: when a pruned trial stopped, and its monitored value then."""
+    at = results.get("stopped_at") if isinstance(results.get("stopped_at"), dict) else {}
+    values = [f"{k} {fmt(v)}" for k, v in at.items() if "/" in str(k) and as_number(v) is not None]
+    return f"pruned at step {at.get('step', '?')}" + (f" ({', '.join(values)})" if values else "")
 
 
 def find_runs(paths: Iterable[Path]) -> list[Run]:
@@ -329,7 +340,6 @@ def report(
         markdown_table(header, rows),
         "",
     ]
-    files["md"].write_text("\n".join(md))
     print(title)
     if common:
         print("common overrides: " + " ".join(common))
@@ -337,8 +347,26 @@ def report(
     for run, row in zip(runs, rows):
         if run.status != "ok":
             print(f"{run.status}: {row[0]}: {run.error}")
+    from seqlab import report_seeds
+
+    groups = report_seeds.seed_groups(runs)  # repeats of one configuration under several seeds
+    seed_table = None
+    if groups:
+        metrics = list(columns) if columns else metric_columns(runs, sort)
+        seed_table = report_seeds.group_table(groups, metrics, sort, order)
+        files["seeds_csv"] = write_csv(out / "report_seeds.csv", *report_seeds.csv_table(groups, metrics, sort, order))
+        heading = f"{len(groups)} configurations over seeds: mean ± std over n finished runs"
+        md += [f"## {heading}", "", markdown_table(*seed_table), ""]
+        print(f"\n{heading}\n" + text_table(*seed_table))
+    files["md"].write_text("\n".join(md))
     metric = curve_metric or (sort if sort.startswith("val/") else "val/loss")
-    if plot:
+    if plot and groups:
+        drawn = report_seeds.plot_group_curves(groups, metric, out / "report_curves.png")
+        if drawn:
+            files["png"] = out / "report_curves.png"
+        else:
+            print(f"no {metric} curves (csv/metrics.csv) to draw")
+    elif plot:
         keys = differing_keys(runs)
         drawn = plot_curves(runs, metric, out / "report_curves.png", [run_label(r, keys) for r in runs])
         if drawn:
@@ -350,7 +378,15 @@ def report(
 
         with writing("--out" if html is not True else "out", page):
             files["html"] = write_html(
-                page, runs, sort, order, columns, metric, exclude_images=[out / "report_curves.png"]
+                page,
+                runs,
+                sort,
+                order,
+                columns,
+                metric,
+                exclude_images=[out / "report_curves.png"],
+                seed_table=seed_table,
+                seed_curves=files.get("png") if groups else None,
             )
     print("wrote " + ", ".join(str(p) for p in files.values()))
     return {"header": header, "rows": rows, "runs": runs, "files": files}

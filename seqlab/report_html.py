@@ -215,7 +215,8 @@ def page_data(
 
 def render(data: dict[str, Any]) -> str:
     """The page: the data as inline JSON (safe inside a script element), the CSS and the script inline."""
-    payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    shown = {k: v for k, v in data.items() if k != "seed_groups"}  # a static section, not the script's data
+    payload = json.dumps(shown, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     title = html.escape(f"seqlab report: {data['title']}")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -247,6 +248,7 @@ def render(data: dict[str, Any]) -> str:
   <div id="chart"></div>
   <ul id="legend"></ul>
 </section>
+{seed_section(data.get("seed_groups"))}
 <section id="details-section"><h2>Runs in detail</h2><div id="details"></div></section>
 </main>
 <script type="application/json" id="report-data">{payload}</script>
@@ -254,6 +256,22 @@ def render(data: dict[str, Any]) -> str:
 </body>
 </html>
 """
+
+
+def seed_section(groups: dict[str, Any] | None) -> str:
+    """The runs grouped over seeds (seqlab/report_seeds.py): a static table (mean ± std, n) and the mean curves."""
+    if not groups:
+        return ""
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in groups["header"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>" for row in groups["rows"]
+    )
+    image = f'<img alt="mean curves over seeds" src="{groups["curves"]}">' if groups.get("curves") else ""
+    return (
+        '<section id="seeds-section"><h2>Configurations over seeds (mean ± std, n finished runs)</h2>'
+        f'<div class="table-wrap"><table id="seed-groups"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        f"</table></div>{image}</section>"
+    )
 
 
 def write_html(
@@ -265,10 +283,19 @@ def write_html(
     curve_metric: str | None = None,
     exclude_images: Sequence[Path] = (),
     budget: ImageBudget | None = None,
+    seed_table: tuple[list[str], list[list[Any]]] | None = None,
+    seed_curves: Path | None = None,
 ) -> Path:
-    """Write the page for ``runs`` (sorted as the table shows them) to ``path``; return ``path``."""
+    """Write the page for ``runs`` (sorted as the table shows them) to ``path``; return ``path``. ``seed_table``
+    and ``seed_curves``: the runs grouped over seeds and their mean curves (a PNG), shown in a section of their own."""
     budget = budget or ImageBudget()
     data = page_data(runs, sort, order, columns, curve_metric, exclude_images, budget)
+    if seed_table is not None:
+        curves = None
+        if seed_curves is not None and Path(seed_curves).is_file():
+            curves = "data:image/png;base64," + base64.b64encode(Path(seed_curves).read_bytes()).decode("ascii")
+        data["seed_groups"] = {"header": seed_table[0], "rows": [[clean(v) for v in r] for r in seed_table[1]]}
+        data["seed_groups"]["curves"] = curves
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data), encoding="utf-8")

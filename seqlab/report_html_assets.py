@@ -31,6 +31,7 @@ tr:hover td { background: #f9fafb; }
 .status-ok { color: var(--ok); font-weight: 600; }
 .status-failed { color: var(--failed); font-weight: 600; }
 .status-incomplete { color: var(--incomplete); font-weight: 600; }
+.status-pruned { color: var(--incomplete); font-weight: 600; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px;
   vertical-align: middle; }
 a.run-link { color: inherit; }

@@ -25,6 +25,7 @@ from seqlab.training.ddp import (
     train_shard,
     trainer_overrides_for,
 )
+from seqlab.training.early_stopping import stop_reason
 from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
@@ -33,6 +34,7 @@ from seqlab.training.tbptt import TBPTTModule
 from seqlab.training.threads import apply_threads
 from seqlab.training.throughput import ThroughputMeter
 from seqlab.training.trainer import build_trainer, find_callback
+from seqlab.training.trial_pruning import PRUNED_BY, trial_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,11 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
             trainer = build_trainer(
                 cfg,
                 run_dir,
-                extra_callbacks=[EvalTimer(), StopNotice()],
+                extra_callbacks=[
+                    EvalTimer(),
+                    StopNotice(),
+                    *trial_callbacks(cfg),
+                ],  # an Optuna trial reports to its study,
                 resumed_from=ckpt_path,
                 overrides={**eval_limits(cfg), **own_sampler},
             )
@@ -101,7 +107,8 @@ def _fit_and_test(
     best_score = checkpoint.best_model_score if checkpoint else None
     last = str(latest.path) if latest is not None and latest.path.is_file() else ""
     test_skipped = False
-    if cfg.test and trainer.limit_test_batches != 0:
+    stopped = stop_reason(trainer)  # early stopping, or a pruned trial (not tested: the search dropped it)
+    if cfg.test and trainer.limit_test_batches != 0 and stopped.get("stopped_by") != PRUNED_BY:
         announce_test(trainer, data, find_callback(trainer, EvalTimer))
         if interrupted is not None:
             print("seqlab: testing the best checkpoint before stopping (Ctrl-C again to skip the test)", flush=True)
@@ -135,6 +142,7 @@ def _fit_and_test(
         "run_dir": str(run_dir),
         "interrupted": interrupted is not None,
         **({"test_skipped": True} if test_skipped else {}),
+        **stopped,
         **(module.extra_results() if isinstance(module, TBPTTModule) else {}),
     }
     if trainer.is_global_zero:

@@ -27,7 +27,18 @@ from seqlab.sweep_resume import FREE_KEYS, grid_jobs, is_free, job_folders, job_
 
 KINDS = {"SeqlabSweeper": "grid", "SeqlabOptunaSweeper": "optuna"}
 NAMES = {"grid": "a grid sweep", "optuna": "an Optuna search"}
-SEARCH_FREE = ("n_trials", "n_jobs", "max_failure_rate", "storage", "params")  # compared on their own, or free
+# compared on their own, or free (a worker joining a search may prune differently)
+SEARCH_FREE = (
+    "n_trials",
+    "n_jobs",
+    "max_failure_rate",
+    "storage",
+    "params",
+    "pruner",
+    "pruner_args",
+    "heartbeat_s",
+    "grace_s",
+)
 KEY = "resume_sweep"
 
 
@@ -115,11 +126,42 @@ def _same_search(folder: Path, saved: DictConfig, current: DictConfig) -> None:
         raise ConfigError(KEY, f"the study of {folder} is in {storage}; give hydra.sweeper.storage={storage}")
     if str(storage).startswith("sqlite:///") and not Path(str(storage)[len("sqlite:///") :]).is_file():
         raise ConfigError(KEY, f"no study database {str(storage)[len('sqlite:///') :]}")
+    _storage_opens(str(storage))
+
+
+def _storage_opens(url: str) -> None:
+    """The study's database opens with the installed Optuna (a database of Optuna 2 needs an upgrade first)."""
+    try:
+        import optuna
+    except ImportError:
+        return  # hparams_search=optuna says so (seqlab/config/preflight.py)
+    try:
+        optuna.storages.RDBStorage(url, skip_table_creation=True)
+    except Exception as exc:
+        first = " ".join(str(exc).split())
+        raise ConfigError(
+            KEY, f"the study's database {url} does not open with Optuna {optuna.__version__}: {first}"
+        ) from None
+
+
+# keys only hydra-optuna-sweeper's config had, at its defaults: a search it ran compares equal to seqlab's sweeper's
+LEGACY_DEFAULTS = {
+    "search_space": None,
+    "custom_search_space": None,
+    "sampler.consider_prior": True,
+    "sampler.prior_weight": 1.0,
+    "sampler.consider_magic_clip": True,
+    "sampler.consider_endpoints": False,
+    "sampler.n_ei_candidates": 24,
+    "sampler.multivariate": False,
+    "sampler.warn_independent_sampling": True,
+}
 
 
 def _search(cfg: DictConfig) -> dict[str, Any]:
     node = OmegaConf.to_container(cfg.hydra.sweeper, resolve=False)
-    return flat_keys({k: v for k, v in node.items() if k not in SEARCH_FREE})
+    flat = flat_keys({k: v for k, v in node.items() if k not in SEARCH_FREE})
+    return {k: v for k, v in flat.items() if k not in LEGACY_DEFAULTS or LEGACY_DEFAULTS[k] != v}
 
 
 def _params(cfg: DictConfig) -> dict[str, Any]:

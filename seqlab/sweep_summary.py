@@ -1,5 +1,5 @@
-"""The end of a multirun: one table of every job (its swept overrides, ok or failed, the optimized metric or the
-reason), printed and written as ``sweep_summary.md`` and ``sweep_summary.json`` in the sweep folder.
+"""The end of a multirun: one table of every job (its swept overrides, ok, pruned or failed, the optimized metric or
+the reason), printed and written as ``sweep_summary.md`` and ``sweep_summary.json`` in the sweep folder.
 
 Registered in conf/config.yaml as a Hydra callback (``hydra.callbacks.sweep_summary``). Jobs are read back from
 their folders (results.json, failed.json), so the summary works with any launcher. A job that crashes with an error
@@ -58,10 +58,16 @@ def summarize(sweep_dir: Path, metric: str, best_is: str = "min") -> dict[str, A
         "metric": metric,
         "direction": best_is,
         "swept_keys": keys,
-        "counts": {s: sum(j["status"] == s for j in jobs) for s in ("ok", "failed", "incomplete")},
+        "counts": _counts(jobs),
         "best": best["num"] if best else None,
         "jobs": jobs,
     }
+
+
+def _counts(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    """Jobs per status; ``pruned`` (Optuna trials its search stopped early) only when there are some."""
+    counts = {s: sum(j["status"] == s for j in jobs) for s in ("ok", "pruned", "failed", "incomplete")}
+    return counts if counts["pruned"] else {k: v for k, v in counts.items() if k != "pruned"}
 
 
 def _job(run: Run, keys: list[str], metric: str, sweep_dir: Path) -> dict[str, Any]:
@@ -95,7 +101,9 @@ def render(summary: dict[str, Any], markdown: bool = False) -> str:
     counts = summary["counts"]
     n = len(summary["jobs"])
     head = (
-        f"sweep summary: {n} jobs, {counts['ok']} ok, {counts['failed']} failed"
+        f"sweep summary: {n} jobs, {counts['ok']} ok"
+        + (f", {counts['pruned']} pruned" if counts.get("pruned") else "")
+        + f", {counts['failed']} failed"
         + (f", {counts['incomplete']} incomplete" if counts["incomplete"] else "")
         + f"; {summary['metric']} ({summary['direction']}imized) in {summary['sweep_dir']}"
     )

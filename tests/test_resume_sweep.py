@@ -30,10 +30,7 @@ QUICK = [
     "task.sample.every_n_val=0",
     "hardware.threads=1",
 ]
-HAS_OPTUNA = (
-    importlib.util.find_spec("optuna") is not None
-    and importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
-)
+HAS_OPTUNA = importlib.util.find_spec("optuna") is not None
 
 
 def sweep_dir(root: Path) -> Path:

@@ -139,7 +139,7 @@ def test_preset_and_command_line_sweep_of_the_same_key(tmp_path, capsys):
 
 
 def test_optuna_search_becomes_a_bayes_sweep(tmp_path, capsys):
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the optuna extra")
+    pytest.importorskip("optuna", reason="needs the optuna extra")
     argv = ["hparams_search=optuna", "model=gru"]
     config, _ = write(tmp_path, argv, capsys)
     params = config["parameters"]

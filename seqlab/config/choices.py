@@ -7,7 +7,8 @@ from typing import Any
 
 from seqlab.errors import ConfigError
 
-SCHEDULES = ("constant", "cosine", "linear", "step")  # optimizer.schedule (training/optim.py)
+SCHEDULES = ("constant", "cosine", "linear", "step", "plateau")  # optimizer.schedule (training/optim.py)
+PRUNERS = ("none", "median", "hyperband")  # hydra.sweeper.pruner of hparams_search=optuna (training/trial_pruning.py)
 THREADS_KEY = "hardware.threads"
 
 

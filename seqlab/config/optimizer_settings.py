@@ -17,12 +17,13 @@ from seqlab.config.schema import to_dataclass
 class OptimizerSettings:
     clip_grad_norm: float | None = None  # clip the global gradient norm to this value; null: off
     clip_grad_value: float | None = None  # clip each gradient element to [-v, v]; null: off
-    schedule: str = "constant"  # constant | cosine | linear | step (seqlab.config.choices.SCHEDULES)
+    schedule: str = "constant"  # constant | cosine | linear | step | plateau (seqlab.config.choices.SCHEDULES)
     warmup_steps: int = 0  # linear warm-up (optimizer steps)
     min_lr_ratio: float = 0.0  # cosine/linear end at lr * min_lr_ratio
     step_size: int = 1000  # step schedule: multiply lr by gamma every step_size optimizer steps
     gamma: float = 0.5
     decay_start: int = 0  # step schedule: no decay during the first decay_start optimizer steps
+    plateau_patience: int = 2  # plateau schedule: validations without improvement tolerated (a "+" key in the YAML)
 
 
 SEQLAB_KEYS = tuple(f.name for f in dataclasses.fields(OptimizerSettings))

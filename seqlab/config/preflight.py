@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seqlab import registry
+from seqlab.config.choices import PRUNERS
 from seqlab.config.store import register_configs
 from seqlab.errors import ConfigError
 from seqlab.sweep_size import check_sweep_size
@@ -51,6 +52,7 @@ def preflight(argv: list[str]) -> None:
     if flags & (set(HANDS_OFF) - set(HELP)):
         return
     overrides, multirun = split_argv(argv)
+    _check_search(overrides)
     shows_help = bool(flags & set(HELP))
     parsed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
     if shows_help and not parsed:
@@ -81,6 +83,18 @@ def _check_sweep_size(parsed: list[Override]) -> None:
     loader = GlobalHydra.instance().config_loader()
     options = {o.key_or_group: loader.get_group_options(o.key_or_group) for o in parsed if o.is_sweep_override()}
     check_sweep_size(cfg, parsed, options)
+
+
+def _check_search(overrides: list[str]) -> None:
+    """``hparams_search=...`` needs Optuna; ``hydra.sweeper.pruner`` is one of :data:`PRUNERS`."""
+    import importlib.util
+
+    given = {o.split("=", 1)[0].lstrip("+"): o.split("=", 1)[1] for o in overrides if "=" in o}
+    if given.get("hparams_search", "null") != "null" and importlib.util.find_spec("optuna") is None:
+        raise ConfigError("hparams_search", "needs the Optuna sweeper: pip install 'seqlab[optuna]'")
+    pruner = given.get("hydra.sweeper.pruner")
+    if pruner is not None and pruner.lower() not in PRUNERS:
+        raise ConfigError("hydra.sweeper.pruner", f"unknown pruner '{pruner}'", allowed=PRUNERS)
 
 
 def _values(override: Override) -> list[str]:

@@ -54,7 +54,7 @@ def check_run_values(cfg: DictConfig, optimizer: OptimizerSettings) -> None:
     _check_max_time(trainer.get("max_time"))
     schedule = optimizer.schedule
     unbounded_epochs = trainer.get("max_epochs") is None or trainer.get("max_epochs") == -1
-    if schedule != "constant" and (trainer.get("max_steps") or -1) <= 0 and unbounded_epochs:
+    if schedule not in ("constant", "plateau") and (trainer.get("max_steps") or -1) <= 0 and unbounded_epochs:
         raise ConfigError(
             "optimizer.schedule",
             f"'{schedule}' spreads over the run's length, but neither "

@@ -81,11 +81,53 @@ def schedule_factor(cfg: OptimizerSettings | DictConfig, total_steps: int):
             return 1 - (1 - ratio) * p
         if kind == "step":
             return gamma ** (max(0, step - decay_start) // step_size)
-        return 1.0
+        return 1.0  # constant (plateau is not a function of the step: build_scheduler)
 
     return factor
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimizerSettings | DictConfig, total_steps: int):
-    """A LambdaLR stepped once per optimizer step (per TBPTT chunk)."""
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: OptimizerSettings | DictConfig, total_steps: int, mode: str = "min"
+):
+    """A LambdaLR stepped once per optimizer step (per TBPTT chunk); for ``schedule=plateau`` a ReduceLROnPlateau
+    (``mode``: the checkpoint's), stepped after each validation by :class:`PlateauStep`; its floor is the
+    optimizer's lr times ``min_lr_ratio``."""
+    settings = optimizer_settings(cfg)
+    if settings.schedule == "plateau":
+        lr = float(optimizer.param_groups[0]["lr"])
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=mode,
+            factor=settings.gamma,
+            patience=settings.plateau_patience,
+            min_lr=lr * settings.min_lr_ratio,
+        )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, total_steps))
+
+
+def steps_per_optimizer_step(scheduler: object) -> bool:
+    """Whether the schedule steps with the optimizer (every schedule but ``plateau``, which steps per validation)."""
+    return scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+class PlateauStep(pl.Callback):
+    """``schedule=plateau`` under manual optimization: after each validation during training, step the
+    ReduceLROnPlateau on ``monitor`` (``checkpoint.monitor``)."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":  # validations during fit only
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        scheduler = pl_module.lr_schedulers()
+        if value is not None and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(float(value))
+
+
+def schedule_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """:class:`PlateauStep` for ``optimizer.schedule=plateau``, else nothing."""
+    if optimizer_settings(cfg.optimizer).schedule != "plateau":
+        return []
+    return [PlateauStep(str(cfg.checkpoint.monitor))]

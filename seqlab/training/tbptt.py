@@ -33,7 +33,7 @@ from seqlab.errors import TrainingDiverged
 from seqlab.models.base import State, detach_state
 from seqlab.old_paths import keep_old_paths
 from seqlab.training.metric_sums import Sums
-from seqlab.training.optim import build_optimizer, build_scheduler, clip_config
+from seqlab.training.optim import build_optimizer, build_scheduler, clip_config, steps_per_optimizer_step
 
 
 @dataclass
@@ -174,7 +174,7 @@ class TBPTTModule(pl.LightningModule):
                 "the last good checkpoint is kept (try a lower optimizer.lr)",
                 step=int(self.global_step),
             ) from None
-        if sched is not None:
+        if steps_per_optimizer_step(sched):  # schedule=plateau steps after each validation instead
             sched.step()
 
     def _watch_grad_norms(self) -> None:
@@ -202,7 +202,8 @@ class TBPTTModule(pl.LightningModule):
         if self.trainer.max_steps > 0:
             total = min(total, self.trainer.max_steps)
         total = max(1, total)
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.job.optimizer, total)}
+        mode = str(self.cfg.checkpoint.mode)
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.job.optimizer, total, mode)}
 
     def chunks_per_batch(self) -> int:
         """Optimizer steps per training batch (for the length of the LR schedule)."""

@@ -14,7 +14,7 @@ from seqlab.errors import ConfigError
 from seqlab.training.exact_resume import ExactResume
 from seqlab.training.last_checkpoint import LastCheckpoint
 from seqlab.training.loggers import build_logger
-from seqlab.training.optim import optimizer_callbacks
+from seqlab.training.optim import optimizer_callbacks, schedule_callbacks
 from seqlab.training.progress import progress_callbacks
 from seqlab.training.quiet import quiet_lightning
 from seqlab.training.threads import ThreadShare
@@ -45,8 +45,10 @@ def build_trainer(
         checkpoint,
         ThroughputMeter(),
         ExactResume(),
+        # before last.ckpt: the checkpoint saved at a validation holds what these did at it (exact resume)
+        *schedule_callbacks(cfg),  # schedule=plateau: steps on checkpoint.monitor after each validation
+        *configured_callbacks(cfg, run_dir),  # early stopping's patience count, among others
         *latest,
-        *configured_callbacks(cfg, run_dir),
         *optimizer_callbacks(cfg.optimizer),  # ASGD / NT-ASGD: evaluate and checkpoint the averaged weights
         *(extra_callbacks or []),
     ]
