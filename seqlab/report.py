@@ -324,7 +324,7 @@ def report(
     out = check_output_dir("out", Path(out) if out else (Path(paths[0]) if len(paths) == 1 else Path.cwd()))
     page = None
     if html:  # every output checked before the first is written
-        page = out if html is True else Path(html)
+        page = out / "report.html" if html is True else Path(html)
         page = page / "report.html" if page.is_dir() else page
         page = check_output_file("out" if html is True else "--out", page)
     out.mkdir(parents=True, exist_ok=True)
