@@ -22,7 +22,7 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_folder import check_output_dirs, remove_unfinished
+from seqlab.run_folder import check_output_dirs, record_failure
 from seqlab.sweep_resume import prepare, resumed_checkpoint
 
 log = logging.getLogger("seqlab")
@@ -53,8 +53,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         if isinstance(exc, TrainingFailed):  # it trained: keep the folder, with the reason beside the checkpoints
             write_json(run_dir / FAILED_FILE, record)
-        else:  # nothing of value yet: take back what this run created (never a folder that was there before)
-            remove_unfinished(run_dir)
+        else:  # take back what this run created (never a folder that was there before); failed.json beside the rest
+            record_failure(run_dir, record)
         sys.exit(2)
     if results.get("interrupted"):
         sys.exit(INTERRUPTED_EXIT)
