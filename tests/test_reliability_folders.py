@@ -207,3 +207,20 @@ def test_a_failure_before_anything_of_value_leaves_no_folder(tmp_path, tiny_corp
     proc = run_cli([*FAST, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, "hydra.run.dir=gone"], cwd=tmp_path)
     one_error_line(proc)
     assert not (tmp_path / "gone").exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_sweep_on_a_held_sweep_folder_is_refused_naming_the_holder(tmp_path, tiny_corpus):
+    args = [*(o for o in FAST if not o.startswith("trainer.max_steps=")), f"task.data.path={tiny_corpus}"]
+    sweep = tmp_path / "sweep"
+    proc = run_cli(["-m", "trainer.max_steps=3,6", *args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lock_folder(sweep, "test")  # another resume_sweep= of this folder, still running
+    try:
+        before = snapshot(sweep)
+        proc = run_cli(["-m", "trainer.max_steps=3,6", *args, f"resume_sweep={sweep}"], cwd=tmp_path)
+        line = one_error_line(proc)
+        assert line.startswith("seqlab: error: resume_sweep: ") and f"pid {os.getpid()}" in line, line
+        assert snapshot(sweep) == before, "the held sweep is not touched"
+    finally:
+        release(sweep)
