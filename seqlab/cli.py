@@ -22,7 +22,7 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_folder import check_output_dirs, record_failure
+from seqlab.run_folder import check_output_dirs, record_crash, record_failure
 from seqlab.sweep_resume import prepare, resumed_checkpoint
 
 log = logging.getLogger("seqlab")
@@ -56,6 +56,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
         else:  # take back what this run created (never a folder that was there before); failed.json beside the rest
             record_failure(run_dir, record)
         sys.exit(2)
+    except Exception as exc:  # a bug, not bad input: the traceback stays, and the folder says the run failed
+        record_crash(run_dir, exc, list(hc.overrides.task))
+        raise
     if results.get("interrupted"):
         sys.exit(INTERRUPTED_EXIT)
     metric = results.get(cfg.optimized_metric)

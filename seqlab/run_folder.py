@@ -246,6 +246,13 @@ def record_failure(run_dir: Path, record: dict[str, Any]) -> Path | None:
     return write_json(Path(run_dir) / FAILED_FILE, record)
 
 
+def record_crash(run_dir: Path, exc: BaseException, overrides: list[str]) -> None:
+    """After an unexpected exception (a traceback follows): failed.json in the run folder, when it exists, naming
+    the exception; nothing is removed (what the run left may help find the bug)."""
+    if Path(run_dir).is_dir():
+        write_json(Path(run_dir) / FAILED_FILE, {"error": f"{type(exc).__name__}: {exc}", "overrides": overrides})
+
+
 def _launched_rank() -> bool:
     return any(os.environ.get(k, "0") != "0" for k in ("LOCAL_RANK", "RANK"))
 

@@ -38,16 +38,18 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-class LateDataError:
-    """A callback (``+callbacks.late._target_=``) raising a DataError at the test stage, after training saved
-    checkpoints: what a corrupt image in the caption test split does."""
+class LateFailure:
+    """A callback (``+callbacks.late._target_=``) raising at the test stage, after training saved checkpoints:
+    ``data``: a DataError, what a corrupt image in the caption test split does; ``bug``: a RuntimeError."""
 
-    def __new__(cls):  # a Lightning callback, built only where Lightning is imported (the run's process)
-        import pytorch_lightning as pl
+    def __new__(cls, error: str = "data"):
+        import pytorch_lightning as pl  # the run's process imports Lightning anyway
 
         class _Late(pl.Callback):
             def on_test_start(self, trainer, pl_module):
-                raise DataError("task.data.images: test/broken.png: cannot read (truncated file)")
+                if error == "data":
+                    raise DataError("task.data.images: test/broken.png: cannot read (truncated file)")
+                raise RuntimeError("a bug found late")
 
         return _Late()
 
@@ -111,8 +113,9 @@ def test_a_folder_held_by_a_live_process_is_refused_naming_it_and_a_dead_ones_lo
 
 def test_a_run_resume_or_sweep_on_a_held_folder_is_refused_before_it_writes(tmp_path, tiny_corpus, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    done = tmp_path / "done"
-    assert run_cli([*FAST, f"task.data.path={tiny_corpus}", f"hydra.run.dir={done}"], cwd=tmp_path).returncode == 0
+    done = tmp_path / "done"  # a run still writing its checkpoints: refused before its checkpoint is even read
+    (done / "checkpoints").mkdir(parents=True)
+    (done / "checkpoints" / "last.ckpt").write_bytes(b"half written")
     held, sweep = tmp_path / "held", tmp_path / "sweep"
     held.mkdir(), sweep.mkdir()
     for folder in (held, sweep, done):
@@ -136,6 +139,7 @@ def test_a_run_resume_or_sweep_on_a_held_folder_is_refused_before_it_writes(tmp_
             release(folder)
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_in_one_folder_do_not_both_succeed(tmp_path, tiny_corpus):
     folder = tmp_path / "shared"
     env = {**os.environ, "WANDB_MODE": "disabled"}
@@ -192,7 +196,7 @@ def test_a_data_error_after_a_checkpoint_leaves_failed_json(tmp_path, tiny_corpu
     run = tmp_path / "late"
     proc = run_cli(
         [*TINY, "hardware.threads=1", f"task.data.path={tiny_corpus}", f"hydra.run.dir={run}",
-         f"+callbacks.late._target_={__name__}.LateDataError"],
+         f"+callbacks.late._target_={__name__}.LateFailure"],
         cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
     )  # fmt: skip
     line = one_error_line(proc, alone=False)  # after training: Lightning's own notes are on stderr too
@@ -203,10 +207,16 @@ def test_a_data_error_after_a_checkpoint_leaves_failed_json(tmp_path, tiny_corpu
     assert read_run(run).status == "failed", "the report lists it as failed, not incomplete"
 
 
-def test_a_failure_before_anything_of_value_leaves_no_folder(tmp_path, tiny_corpus):
-    proc = run_cli([*FAST, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, "hydra.run.dir=gone"], cwd=tmp_path)
-    one_error_line(proc)
-    assert not (tmp_path / "gone").exists()
+def test_an_unexpected_exception_after_the_folder_exists_leaves_failed_json(tmp_path, tiny_corpus):
+    run = tmp_path / "crash"
+    proc = run_cli(
+        [*TINY, "hardware.threads=1", f"task.data.path={tiny_corpus}", f"hydra.run.dir={run}",
+         f"+callbacks.late._target_={__name__}.LateFailure", "+callbacks.late.error=bug"],
+        cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+    )  # fmt: skip
+    assert proc.returncode != 0 and "a bug found late" in proc.stderr, proc.stderr[-2000:]
+    assert json.loads((run / "failed.json").read_text())["error"] == "RuntimeError: a bug found late"
+    assert read_run(run).status == "failed"
 
 
 @pytest.mark.slow
