@@ -172,21 +172,21 @@ class RunFolderClaim(Callback):
 
 
 def _drop_claim(folder: Path) -> None:
-    """A refused claim: take back only what this process created (the folder, or its lock file in a folder that
-    was there before); another process's lock file and everything else stay."""
+    """A refused claim: take back only what this process created (its lock file, then the folder and the parents it
+    made while they are empty); another process's lock file and everything else stay."""
     claimed = _claims.pop(folder, None)
     if claimed is None:
         return
     ours = holds_lock(folder)
     release(folder)
-    if claimed.existing_entries is None:
-        for created in claimed.created:  # the run folder first, then the parents it created, while they are empty
-            if created == folder:
-                shutil.rmtree(created, ignore_errors=True)
-            elif created.is_dir() and not any(created.iterdir()):
-                created.rmdir()
-    elif ours and LOCK_FILE not in claimed.existing_entries:
+    if not ours:  # another process holds it (it may have got the lock of the folder this process made): hands off
+        return
+    if claimed.existing_entries is None or LOCK_FILE not in claimed.existing_entries:
         (folder / LOCK_FILE).unlink(missing_ok=True)
+    for created in claimed.created:  # the run folder first, then the parents it created, while they are empty
+        if not created.is_dir() or any(created.iterdir()):
+            break
+        created.rmdir()
 
 
 def refuse_clashes(folder: Path, key: str, job_name: str = JOB_NAME) -> None:

@@ -87,13 +87,8 @@ def test_a_run_into_a_folder_of_other_files_leaves_them_as_they_were(tmp_path, t
 def test_a_folder_held_by_a_live_process_is_refused_naming_it_and_a_dead_ones_lock_is_taken(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from seqlab.run_lock import lock_folder; "
-         f"lock_folder({str(folder)!r}, 'x'); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = hold(folder)
     try:
-        assert holder.stdout.readline().strip() == "held"
         holder_named = rf"pid {holder.pid} on {socket.gethostname()}"
         with pytest.raises(ConfigError, match=rf"hydra.run.dir: .* in use .*{holder_named}"):
             lock_folder(folder, "hydra.run.dir")
@@ -109,6 +104,32 @@ def test_a_folder_held_by_a_live_process_is_refused_naming_it_and_a_dead_ones_lo
         assert json.loads((folder / LOCK_FILE).read_text())["pid"] == os.getpid()
     finally:
         release(folder)
+
+
+def hold(folder: Path) -> subprocess.Popen:
+    """Another process that takes ``folder``'s lock and keeps it until killed."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from seqlab.run_lock import lock_folder; "
+         f"lock_folder({str(folder)!r}, 'x'); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_refused_claim_leaves_the_folder_to_the_process_that_holds_it(tmp_path):
+    from seqlab.run_folder import _drop_claim, claim
+
+    folder = claim(tmp_path / "new" / "run", unique=False)  # this process made it ...
+    holder = hold(folder)  # ... and another one got its lock first
+    try:
+        with pytest.raises(ConfigError, match=f"pid {holder.pid}"):
+            lock_folder(folder, "hydra.run.dir")
+        _drop_claim(folder)
+        assert (folder / LOCK_FILE).is_file(), "the holder's folder and lock stay"
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
 
 
 def test_a_run_resume_or_sweep_on_a_held_folder_is_refused_before_it_writes(tmp_path, tiny_corpus, monkeypatch):
