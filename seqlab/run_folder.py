@@ -32,7 +32,7 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_lock import LOCK_FILE, holds_lock, lock_folder, release
+from seqlab.run_lock import LOCK_FILE, check_not_in_use, holds_lock, lock_folder, release
 
 RUN_MARKERS = (".hydra", "results.json", "failed.json", "checkpoints")
 # every top-level entry a run may write into its folder (besides Hydra's job log, <job name>.log); a folder that
@@ -261,7 +261,8 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
     """Before Hydra starts: the run (or sweep) folder can be created, and an explicit one holds no earlier run or
     sweep, except ``resuming``: the folder of a seqlab sweep that ``resume_sweep=`` continues. Raises ConfigError
     naming the key."""
-    given = {key: value.strip("'\"") for key, _, value in (o.partition("=") for o in overrides) if key in DIR_KEYS}
+    given = {key: value.strip("'\"") for key, _, value in (o.partition("=") for o in overrides)}
+    _refuse_resuming_a_held_run(given.get("resume", ""))
     for key in DIR_KEYS:
         raw = given.get(key, "outputs")
         if "${" in raw:  # an interpolation (the time): only its fixed prefix can be checked
@@ -276,6 +277,20 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
             refuse_clashes(path, key, job_name)
         elif not resumed:
             refuse_sweep_clashes(path, key)
+
+
+def _refuse_resuming_a_held_run(resume: str) -> None:
+    """``resume=<folder or .ckpt>`` of a run another process is still writing: refused before anything is written
+    (``resume=latest`` is checked once it is resolved, seqlab/resume.py)."""
+    if resume in ("", "null", "latest") or _launched_rank():
+        return
+    from seqlab.resume import run_folder_of
+
+    path = Path(resume).expanduser().absolute()
+    if path.is_dir():
+        check_not_in_use(path, "resume")
+    elif path.is_file():
+        check_not_in_use(run_folder_of(path), "resume")
 
 
 def is_seqlab_sweep(path: Path) -> bool:

@@ -16,6 +16,7 @@ from conftest import TINY, run_cli
 
 from seqlab.errors import ConfigError, DataError
 from seqlab.report import read_run
+from seqlab.run_folder import check_output_dirs
 from seqlab.run_lock import LOCK_FILE, check_not_in_use, lock_folder, release
 
 FAILS_IN_FIT = ["trainer.val_check_interval=100000", "trainer.check_val_every_n_epoch=1"]
@@ -68,6 +69,12 @@ def test_no_file_a_user_owns_is_overwritten_appended_to_or_deleted(tmp_path, tin
         assert line.startswith("seqlab: error: hydra.run.dir: ") and "never overwrites" in line, line
         assert snapshot(precious) == before, "the user's files are untouched"
         assert sorted(p.name for p in precious.iterdir()) == ["cli.log", "csv"], "nothing written beside them"
+    for name in ("cli.log", "csv/hparams.yaml", "samples.jsonl"):  # each clash alone is named
+        mine = tmp_path / "one" / name.replace("/", "_")
+        (mine / name).parent.mkdir(parents=True)
+        (mine / name).write_text("mine")
+        with pytest.raises(ConfigError, match=f"^hydra.run.dir: {mine / name.split('/')[0]} is there already"):
+            check_output_dirs([f"hydra.run.dir={mine}"])
 
 
 def test_a_run_into_a_folder_of_other_files_leaves_them_as_they_were(tmp_path, tiny_corpus):
