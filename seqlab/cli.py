@@ -26,7 +26,7 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_folder import check_output_dirs, remove_unfinished
+from seqlab.run_folder import check_output_dirs, record_crash, record_failure
 from seqlab.sweep_resume import prepare, resumed_checkpoint
 
 log = logging.getLogger("seqlab")
@@ -76,9 +76,12 @@ def hydra_job(cfg: DictConfig) -> float | None:
             return None
         if isinstance(exc, TrainingFailed):  # it trained: keep the folder, with the reason beside the checkpoints
             write_json(run_dir / FAILED_FILE, record)
-        else:  # nothing of value yet: take back what this run created (never a folder that was there before)
-            remove_unfinished(run_dir)
+        else:  # take back what this run created (never a folder that was there before); failed.json beside the rest
+            record_failure(run_dir, record)
         raise _JobFailed(exc) from None
+    except Exception as exc:  # a bug, not bad input: the traceback stays, and the folder says the run failed
+        record_crash(run_dir, exc, list(hc.overrides.task))
+        raise
     if not multirun:
         _current.results = results
     metric = results.get(cfg.optimized_metric)

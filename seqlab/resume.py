@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.checkpoint import LAST, checkpoint_file
 from seqlab.config.schema import flat_keys
 from seqlab.errors import ConfigError, DataError
+from seqlab.run_lock import check_not_in_use
 
 # keys a resumed run may change: how long it trains, what it logs and shows, where it comes from
 FREE_KEYS = (
@@ -38,17 +39,26 @@ FREE_KEYS = (
 def resolve_resume(
     resume: str | None, run_dir: Path | None = None, outputs: Path = Path("outputs"), cfg: DictConfig | None = None
 ) -> str | None:
-    """The checkpoint file to continue from, or None for a fresh run."""
+    """The checkpoint file to continue from, or None for a fresh run. A checkpoint of a run that another process is
+    still writing is refused (ConfigError naming the holder)."""
     if not resume:
         return None
     if resume == "latest":
-        return str(_latest(outputs, run_dir, cfg).absolute())
-    try:
-        return str(checkpoint_file(resume, "resume").absolute())
-    except DataError:
-        raise ConfigError(
-            "resume", f"no checkpoint at {resume} (give a .ckpt file, a run folder, or 'latest')"
-        ) from None
+        found = _latest(outputs, run_dir, cfg).absolute()
+    else:
+        try:
+            found = checkpoint_file(resume, "resume").absolute()
+        except DataError:
+            raise ConfigError(
+                "resume", f"no checkpoint at {resume} (give a .ckpt file, a run folder, or 'latest')"
+            ) from None
+    check_not_in_use(run_folder_of(found), "resume")
+    return str(found)
+
+
+def run_folder_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint belongs to: ``<run>/checkpoints/x.ckpt`` -> ``<run>``, else its own folder."""
+    return checkpoint.parent.parent if checkpoint.parent.name == LAST.parent.name else checkpoint.parent
 
 
 def _latest(outputs: Path, run_dir: Path | None, cfg: DictConfig | None) -> Path:

@@ -3,10 +3,14 @@ run itself created something.
 
 Promises (docs/reliability.md):
 - a default run folder is unique, even for runs started in the same second (``..._2``, ``_3`` is appended);
-- an explicit ``hydra.run.dir`` / ``hydra.sweep.dir`` that already holds a run is refused before anything is written
-  (its config, checkpoints and results are never overwritten), and one that cannot be written is one line;
+- an explicit ``hydra.run.dir`` / ``hydra.sweep.dir`` that already holds a run, or any entry a run writes
+  (:data:`RUN_ENTRIES`: its logs, metrics, samples, pictures), is refused before anything is written: no file a user
+  owns is overwritten, appended to or deleted, at any depth; one that cannot be written is one line;
+- one writer per folder: the claimed folder is locked for the life of the process (seqlab/run_lock.py), and a
+  second run, resumed sweep or sweep on it is refused with one line naming the holder;
 - a failed run removes only the folders and files it created, and only while they hold no checkpoint; a folder that
-  existed before the run is never removed;
+  existed before the run is never removed; when something of the failed run remains (a checkpoint), failed.json
+  says why (:func:`record_failure`);
 - an explicit ``hydra.sweep.dir`` that already holds a sweep is refused too, with one narrow exception: the folder of
   a sweep seqlab's own sweeper wrote (:data:`SWEEP_MARKER`), continued with ``resume_sweep=`` (seqlab/sweep_resume.py:
   it reuses finished jobs, continues interrupted ones and moves aside, never deletes, what a rerun replaces).
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +30,31 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from seqlab.errors import ConfigError
+from seqlab.errors import ConfigError, SeqlabError
+from seqlab.results import FAILED_FILE, write_json
+from seqlab.run_lock import LOCK_FILE, check_not_in_use, holds_lock, lock_folder, release
 
 RUN_MARKERS = (".hydra", "results.json", "failed.json", "checkpoints")
+# every top-level entry a run may write into its folder (besides Hydra's job log, <job name>.log); a folder that
+# existed before the run and holds any of them is refused, so nothing of the user's is overwritten or appended to
+RUN_ENTRIES = (
+    *RUN_MARKERS,
+    "csv",  # CSVLogger: deletes an existing metrics.csv, overwrites hparams.yaml
+    "tensorboard",
+    "wandb",
+    "wandb_run_id",
+    "samples.jsonl",  # language models: appended to
+    "grad_flow",
+    "captions",
+    "attention",
+    "forecast_test.png",
+    "forecast_test.csv",
+    "confusion_matrix_test.png",
+)
+JOB_NAME = "cli"  # Hydra's job name for ``python -m seqlab`` (seqlab/cli.py): its log is <run dir>/cli.log
 SWEEP_MARKER = ".seqlab-sweep.json"  # written by seqlab's sweepers into the sweep folder (hydra_plugins/seqlab_sweeper)
 SWEEP_FILES = ("multirun.yaml", SWEEP_MARKER)
+SWEEP_ENTRIES = (*SWEEP_FILES, "sweep_summary.md", "sweep_summary.json")  # and the job folders 0, 1, ...
 DIR_KEYS = {"hydra.run.dir": "run", "hydra.sweep.dir": "sweep"}
 
 
@@ -140,8 +165,102 @@ class RunFolderClaim(Callback):
             return
         explicit = any(o.split("=", 1)[0] == f"hydra.{kind}.dir" for o in config.hydra.overrides.hydra)
         folder = claim(Path(str(config.hydra[kind].dir)), unique=not explicit)
+        resumed = kind == "sweep" and config.get("resume_sweep") not in (None, "", "null")
+        key = "resume_sweep" if resumed else f"hydra.{kind}.dir"
+        try:  # one writer: lock first, then look again (another process may have written here since the pre-check)
+            lock_folder(folder, key)
+            if kind == "run":
+                refuse_clashes(folder, key, str(config.hydra.job.name))
+            elif not resumed:
+                refuse_sweep_clashes(folder, key)
+        except SeqlabError as exc:
+            _drop_claim(folder)
+            print(f"seqlab: error: {exc}", file=sys.stderr)
+            sys.exit(2)
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra[kind].dir = str(folder)
+
+
+def _drop_claim(folder: Path) -> None:
+    """A refused claim: take back only what this process created (its lock file, then the folder and the parents it
+    made while they are empty); another process's lock file and everything else stay."""
+    claimed = _claims.pop(folder, None)
+    if claimed is None:
+        return
+    ours = holds_lock(folder)
+    release(folder)
+    if not ours:  # another process holds it (it may have got the lock of the folder this process made): hands off
+        return
+    if claimed.existing_entries is None or LOCK_FILE not in claimed.existing_entries:
+        (folder / LOCK_FILE).unlink(missing_ok=True)
+    for created in claimed.created:  # the run folder first, then the parents it created, while they are empty
+        if not created.is_dir() or any(created.iterdir()):
+            break
+        created.rmdir()
+
+
+def refuse_clashes(folder: Path, key: str, job_name: str = JOB_NAME) -> None:
+    """Raise ConfigError on ``key`` when ``folder`` (one that existed before the run) holds an entry the run would
+    write: a run's markers (its config, checkpoints, results) or any of :data:`RUN_ENTRIES` and the job log."""
+    if not folder.is_dir():
+        return
+    if _holds_a_run(folder):
+        raise ConfigError(
+            key,
+            f"{folder} already holds a run; seqlab never overwrites one: choose a new folder "
+            f"(resume={folder} continues that run in a new folder)",
+        )
+    for name in (*RUN_ENTRIES, f"{job_name}.log"):
+        if (folder / name).exists() or (folder / name).is_symlink():
+            raise ConfigError(
+                key,
+                f"{folder / name} is there already and a run writes {name}; seqlab never overwrites, appends to or "
+                "deletes a file it did not create: choose a new or empty folder",
+            )
+
+
+def refuse_sweep_clashes(folder: Path, key: str) -> None:
+    """Raise ConfigError on ``key`` when ``folder`` already holds a sweep or an entry a new sweep writes (its
+    summaries, a job folder ``0``, ``1``, ...)."""
+    if not folder.is_dir():
+        return
+    if _holds_a_run(folder):
+        raise ConfigError(key, f"{folder} already holds a run; seqlab never overwrites one: choose a new folder")
+    if _holds_a_sweep(folder):
+        raise ConfigError(
+            key,
+            f"{folder} already holds a sweep; seqlab never overwrites one: choose a new folder "
+            f"(resume_sweep={folder} continues that sweep in its folder)",
+        )
+    for entry in sorted(folder.iterdir()):
+        if entry.name in SWEEP_ENTRIES or entry.name.isdigit():
+            raise ConfigError(
+                key,
+                f"{entry} is there already and a sweep writes {entry.name}; seqlab never overwrites a file it did not "
+                "create: choose a new or empty folder",
+            )
+
+
+def record_failure(run_dir: Path, record: dict[str, Any]) -> Path | None:
+    """After a failed single run: take back what it created that holds no checkpoint; when anything of it remains
+    (a checkpoint), write failed.json beside it, so no folder of a failed run is left unmarked. Returns failed.json,
+    or None when nothing of the run remains."""
+    remove_unfinished(run_dir)
+    claimed = _claims.get(Path(run_dir).absolute())
+    if not Path(run_dir).is_dir():
+        return None
+    if claimed is not None and claimed.existing_entries is not None:
+        own = [e for e in Path(run_dir).iterdir() if e.name not in claimed.existing_entries and e.name != LOCK_FILE]
+        if not own:
+            return None
+    return write_json(Path(run_dir) / FAILED_FILE, record)
+
+
+def record_crash(run_dir: Path, exc: BaseException, overrides: list[str]) -> None:
+    """After an unexpected exception (a traceback follows): failed.json in the run folder, when it exists, naming
+    the exception; nothing is removed (what the run left may help find the bug)."""
+    if Path(run_dir).is_dir():
+        write_json(Path(run_dir) / FAILED_FILE, {"error": f"{type(exc).__name__}: {exc}", "overrides": overrides})
 
 
 def _launched_rank() -> bool:
@@ -152,7 +271,8 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
     """Before Hydra starts: the run (or sweep) folder can be created, and an explicit one holds no earlier run or
     sweep, except ``resuming``: the folder of a seqlab sweep that ``resume_sweep=`` continues. Raises ConfigError
     naming the key."""
-    given = {key: value.strip("'\"") for key, _, value in (o.partition("=") for o in overrides) if key in DIR_KEYS}
+    given = {key: value.strip("'\"") for key, _, value in (o.partition("=") for o in overrides)}
+    _refuse_resuming_a_held_run(given.get("resume", ""))
     for key in DIR_KEYS:
         raw = given.get(key, "outputs")
         if "${" in raw:  # an interpolation (the time): only its fixed prefix can be checked
@@ -161,19 +281,26 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
         _check_writable(key, path)
         if key not in given or _launched_rank() or not path.is_dir():
             continue
-        if _holds_a_run(path):
-            raise ConfigError(
-                key,
-                f"{path} already holds a run; seqlab never overwrites one: choose a new folder "
-                f"(resume={path} continues that run in a new folder)",
-            )
         resumed = resuming is not None and path == Path(resuming).absolute() and is_seqlab_sweep(path)
-        if key == "hydra.sweep.dir" and _holds_a_sweep(path) and not resumed:
-            raise ConfigError(
-                key,
-                f"{path} already holds a sweep; seqlab never overwrites one: choose a new folder "
-                f"(resume_sweep={path} continues that sweep in its folder)",
-            )
+        if key == "hydra.run.dir":
+            job_name = given.get("hydra.job.name", JOB_NAME)
+            refuse_clashes(path, key, job_name)
+        elif not resumed:
+            refuse_sweep_clashes(path, key)
+
+
+def _refuse_resuming_a_held_run(resume: str) -> None:
+    """``resume=<folder or .ckpt>`` of a run another process is still writing: refused before anything is written
+    (``resume=latest`` is checked once it is resolved, seqlab/resume.py)."""
+    if resume in ("", "null", "latest") or _launched_rank():
+        return
+    from seqlab.resume import run_folder_of
+
+    path = Path(resume).expanduser().absolute()
+    if path.is_dir():
+        check_not_in_use(path, "resume")
+    elif path.is_file():
+        check_not_in_use(run_folder_of(path), "resume")
 
 
 def is_seqlab_sweep(path: Path) -> bool:
