@@ -22,11 +22,11 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_folder import check_output_dirs, remove_unfinished
+from seqlab.run_folder import _launched_rank, check_output_dirs, remove_unfinished
 from seqlab.sweep_resume import prepare, resumed_checkpoint
+from seqlab.training.signals import SIGTERM_EXIT, Terminated, interrupted_exit_code, sigterm_raises
 
 log = logging.getLogger("seqlab")
-INTERRUPTED_EXIT = 130  # the shell's code for a process ended by Ctrl-C
 register_configs()
 
 
@@ -46,6 +46,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
             raise
         record = exc.record() if isinstance(exc, TrainingFailed) else {"error": str(exc)}
         record["overrides"] = list(hc.overrides.task)
+        if _launched_rank():  # a DDP rank other than 0: rank 0 reports (seqlab/training/rank_failure.py)
+            sys.exit(2)
         if multirun:
             write_json(run_dir / FAILED_FILE, record)
             log.error("job %s failed: %s", hc.job.num, exc)
@@ -57,7 +59,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
             remove_unfinished(run_dir)
         sys.exit(2)
     if results.get("interrupted"):
-        sys.exit(INTERRUPTED_EXIT)
+        sys.exit(interrupted_exit_code(results))
     metric = results.get(cfg.optimized_metric)
     return float(metric) if metric is not None else None
 
@@ -73,7 +75,12 @@ def main() -> None:
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    hydra_main()
+    try:
+        with sigterm_raises():  # SIGTERM outside a Trainer: unwind (a sweep writes its summary), exit 143
+            hydra_main()
+    except Terminated:
+        print("seqlab: stopped by SIGTERM", file=sys.stderr)
+        sys.exit(SIGTERM_EXIT)
     from seqlab.sweep_summary import sweep_failures
 
     failed = sweep_failures()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from seqlab import registry
 from seqlab.checkpoint import check_compatible, read_checkpoint
@@ -19,6 +20,7 @@ from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
 from seqlab.run_summary import print_summary
+from seqlab.training.atomic_checkpoint import remove_stale_partials
 from seqlab.training.ddp import (
     gather_objects,
     launch_environment_restored,
@@ -29,6 +31,8 @@ from seqlab.training.ddp import (
 from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
+from seqlab.training.rank_failure import rank_errors_shared
+from seqlab.training.signals import SIGTERM_NAME
 from seqlab.training.tbptt import TBPTTModule
 from seqlab.training.threads import apply_threads
 from seqlab.training.throughput import ThroughputMeter
@@ -48,6 +52,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
     module, data = task_cls.build(cfg)
     if ckpt_path:
         check_compatible(module, read_checkpoint(ckpt_path, "resume"), "resume")
+        remove_stale_partials(Path(ckpt_path).parent)  # the temp file of a save killed in that folder
     launch_ranks_as_this_job()
     with launch_environment_restored():
         own_sampler = trainer_overrides_for(data)
@@ -60,10 +65,14 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
                 overrides={**eval_limits(cfg), **own_sampler},
             )
         _remember_wandb_run(trainer, run_dir)
-        try:
-            return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
-        finally:
-            _finish(trainer)
+        with rank_errors_shared(run_dir, trainer):  # DDP: an error on one rank ends every rank (one line)
+            try:
+                results = _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
+            except BaseException:
+                _finish(trainer, ok=False)
+                raise
+            _finish(trainer, ok=True)
+            return results
 
 
 def _fit_and_test(
@@ -82,6 +91,10 @@ def _fit_and_test(
             trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     except RunInterrupted as exc:
         interrupted = exc
+    except SIGTERMException:  # DDP, or SIGTERM during validation: Lightning stopped fit (seqlab/training/signals.py)
+        if latest is None:
+            raise
+        interrupted = latest.interruption(trainer)
     except TrainingFailed as exc:
         if latest is not None and latest.path.is_file():
             exc.last_checkpoint = str(latest.path)
@@ -101,8 +114,9 @@ def _fit_and_test(
     best = checkpoint.best_model_path if checkpoint else ""
     best_score = checkpoint.best_model_score if checkpoint else None
     last = str(latest.path) if latest is not None and latest.path.is_file() else ""
-    test_skipped = False
-    if cfg.get("test", True) and trainer.limit_test_batches != 0:
+    # a scheduler's SIGTERM leaves seconds before SIGKILL: record what we have rather than test first
+    test_skipped = interrupted is not None and interrupted.by == SIGTERM_NAME
+    if cfg.get("test", True) and trainer.limit_test_batches != 0 and not test_skipped:
         announce_test(trainer, data, find_callback(trainer, EvalTimer))
         if interrupted is not None:
             print("seqlab: testing the best checkpoint before stopping (Ctrl-C again to skip the test)", flush=True)
@@ -135,6 +149,7 @@ def _fit_and_test(
         "resumed_from": ckpt_path,
         "run_dir": str(run_dir),
         "interrupted": interrupted is not None,
+        **({"interrupted_by": interrupted.by} if interrupted is not None else {}),
         **({"test_skipped": True} if test_skipped else {}),
         **(module.extra_results() if isinstance(module, TBPTTModule) else {}),
     }
@@ -153,8 +168,9 @@ def _remember_wandb_run(trainer: pl.Trainer, run_dir: Path) -> None:
             (run_dir / WANDB_ID_FILE).write_text(str(logger.experiment.id))
 
 
-def _finish(trainer: pl.Trainer) -> None:
-    """End what this run started, so the next job of a multirun starts clean: the W&B run, the process group."""
+def _finish(trainer: pl.Trainer, ok: bool) -> None:
+    """End what this run started, so the next job of a multirun starts clean: the W&B run, the process group. A
+    failed rank does not wait at the barrier: the other ranks may never reach it."""
     import torch.distributed as dist
 
     for logger in trainer.loggers:
@@ -163,7 +179,8 @@ def _finish(trainer: pl.Trainer) -> None:
 
             wandb.finish()
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if ok:
+            dist.barrier()
         dist.destroy_process_group()
 
 

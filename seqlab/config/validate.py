@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from seqlab import registry
-from seqlab.config.choices import SCHEDULES, parse_threads
+from seqlab.config.choices import SCHEDULES, parse_threads, parse_timeout
 from seqlab.config.schema import to_dataclass
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
@@ -85,9 +85,11 @@ def _check_optimizer(cfg: DictConfig) -> None:
 
 
 def _check_threads_and_progress(cfg: DictConfig) -> None:
-    """``hardware.threads``: auto, torch or a positive int; ``progress.*``: numbers >= 0."""
+    """``hardware.threads``: auto, torch or a positive int; ``hardware.timeout``: seconds > 0; ``progress.*``:
+    numbers >= 0."""
 
     parse_threads((cfg.get("hardware") or {}).get("threads", "auto"))
+    parse_timeout((cfg.get("hardware") or {}).get("timeout"))
     for key in ("every_n_steps", "every_seconds"):
         value = (cfg.get("progress") or {}).get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):

@@ -9,10 +9,12 @@ however many ranks, in a single run and in a multirun alike.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytorch_lightning as pl
@@ -62,6 +64,21 @@ def launch_environment_restored() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def strategy_with_timeout(strategy: Any, seconds: float) -> Any:
+    """A DDP strategy named by ``strategy`` (``ddp``, ``ddp_spawn``, ...) built with a process-group timeout of
+    ``seconds`` (``hardware.timeout``): a rank left waiting for a peer that failed stops with an error then, not
+    after torch's 30 minutes. Other strategies (``auto``, an instance) are returned unchanged."""
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    if not isinstance(strategy, str) or strategy not in StrategyRegistry:
+        return strategy
+    entry = StrategyRegistry[strategy]
+    cls = entry["strategy"]
+    if "timeout" not in inspect.signature(cls.__init__).parameters:
+        return strategy
+    return cls(**entry["init_params"], timeout=timedelta(seconds=seconds))
 
 
 def rank_and_world(trainer: Any) -> tuple[int, int]:
