@@ -208,7 +208,12 @@ def test_a_data_error_on_one_ddp_rank_ends_every_rank_with_one_line(tmp_path, ti
         "hydra.run.dir=run",
     ]
     started = time.time()
-    proc = run_cli(args, cwd=tmp_path, timeout=240, env={"PYTHONPATH": str(tmp_path / "plant")})
+    proc = run_cli(
+        args,
+        cwd=tmp_path,
+        timeout=240,
+        env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "plant"), os.environ.get("PYTHONPATH", "")])},
+    )
     assert time.time() - started < 240
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
