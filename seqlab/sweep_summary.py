@@ -66,10 +66,16 @@ def summarize(sweep_dir: Path, metric: str, best_is: str = "min") -> dict[str, A
         "metric": metric,
         "direction": best_is,
         "swept_keys": keys,
-        "counts": {s: sum(j["status"] == s for j in jobs) for s in STATUSES},
+        "counts": _counts(jobs),
         "best": best["num"] if best else None,
         "jobs": jobs,
     }
+
+
+def _counts(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    """Jobs per status: ok, failed, incomplete always; interrupted and not run when there are any."""
+    counts = {s: sum(j["status"] == s for j in jobs) for s in STATUSES}
+    return {s: n for s, n in counts.items() if n or s in STATUSES[:3]}
 
 
 def _job(run: Run, keys: list[str], metric: str, sweep_dir: Path) -> dict[str, Any]:
