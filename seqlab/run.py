@@ -92,9 +92,7 @@ def _fit_and_test(
     except RunInterrupted as exc:
         interrupted = exc
     except SIGTERMException:  # DDP, or SIGTERM during validation: Lightning stopped fit (seqlab/training/signals.py)
-        if latest is None:
-            raise
-        interrupted = latest.interruption(trainer)
+        interrupted = latest.interruption(trainer) if latest else RunInterrupted("", trainer.global_step, SIGTERM_NAME)
     except TrainingFailed as exc:
         if latest is not None and latest.path.is_file():
             exc.last_checkpoint = str(latest.path)
@@ -126,6 +124,9 @@ def _fit_and_test(
             metrics.update(_metrics(trainer, "test/"))
         except EvaluationSkipped:
             test_skipped = True
+        except SIGTERMException:  # SIGTERM while testing: record what fit left, exit 143
+            test_skipped = True
+            interrupted = interrupted or RunInterrupted(last, trainer.global_step, SIGTERM_NAME)
     meter = find_callback(trainer, ThroughputMeter)
     results: dict[str, Any] = {
         **metrics,

@@ -238,3 +238,42 @@ def test_hardware_timeout_bounds_the_process_group(tmp_path):
     for bad in ("0", "-5", "abc"):
         with pytest.raises(ConfigError, match=r"^hardware\.timeout"):
             validate(compose_config(["hardware=ddp_cpu", f"hardware.timeout={bad}"]))
+
+
+def test_only_the_temp_files_of_killed_seqlab_saves_are_removed(tmp_path):
+    from seqlab.training.atomic_checkpoint import remove_stale_partials
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    killed = tmp_path / f"{PARTIAL_PREFIX}{gone.pid}-abc.tmp"  # a save whose process is gone
+    running = tmp_path / f"{PARTIAL_PREFIX}{os.getpid()}-def.tmp"  # a save in progress
+    users = [tmp_path / "notes.tmp", tmp_path / f"{PARTIAL_PREFIX}x.tmp", tmp_path / "last.ckpt"]
+    for path in [killed, running, *users]:
+        path.write_text("x")
+    assert remove_stale_partials(tmp_path) == [killed]
+    assert sorted(tmp_path.iterdir()) == sorted([running, *users])
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import torch
+
+    from seqlab.results import _umask
+    from seqlab.training.atomic_checkpoint import CheckpointWriteFailed, save_atomically
+
+    target = tmp_path / "checkpoints" / "last.ckpt"
+    save_atomically({"step": 1}, target)
+    assert torch.load(target, weights_only=True) == {"step": 1}
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask(), "the permissions of any file the user creates"
+
+    def full_disk(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointWriteFailed, match=r"^checkpoint .*last\.ckpt: cannot be written: No space left"):
+        save_atomically({"step": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=True) == {"step": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["last.ckpt"]

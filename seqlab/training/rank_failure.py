@@ -42,7 +42,10 @@ def rank_errors_shared(run_dir: Path, trainer: Any) -> Iterator[None]:
             _record(run_dir, trainer.global_rank, str(exc))
         raise
     except Exception as exc:
-        if trainer.world_size <= 1:
+        if trainer.world_size <= 1 or not collective_failed(exc):
+            rank = trainer.global_rank
+            if trainer.world_size > 1 and rank != 0:  # a bug on this rank: rank 0 names it too
+                _record(run_dir, rank, f"rank {rank} crashed: {type(exc).__name__}: {exc}")
             raise
         if trainer.global_rank != 0:
             raise PeerFailed(f"rank {trainer.global_rank}: another rank stopped ({exc})") from exc
@@ -55,6 +58,17 @@ def rank_errors_shared(run_dir: Path, trainer: Any) -> Iterator[None]:
                 "(one is stuck or gone; raise hardware.timeout when a step is slower than that)"
             ) from exc
         raise
+
+
+def collective_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed collective (a peer gone or silent), not an error of this rank's own."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc).lower()
+    words = ("gloo", "nccl", "connection", "timed out", "timeout", "peer", "broken pipe")
+    return isinstance(exc, RuntimeError) and any(word in text for word in words)
 
 
 def _record(run_dir: Path, rank: int, message: str) -> None:
