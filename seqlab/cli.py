@@ -26,11 +26,11 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_folder import check_output_dirs, record_crash, record_failure
+from seqlab.run_folder import _launched_rank, check_output_dirs, record_crash, record_failure
 from seqlab.sweep_resume import prepare, resumed_checkpoint
+from seqlab.training.signals import SIGTERM_EXIT, Terminated, interrupted_exit_code, sigterm_raises
 
 log = logging.getLogger("seqlab")
-INTERRUPTED_EXIT = 130  # the shell's code for a process ended by Ctrl-C
 CONFIG_PATH, CONFIG_NAME = "conf", "config"  # seqlab/conf/config.yaml, beside this module
 register_configs()
 
@@ -70,6 +70,8 @@ def hydra_job(cfg: DictConfig) -> float | None:
             raise
         record = exc.record() if isinstance(exc, TrainingFailed) else {"error": str(exc)}
         record["overrides"] = list(hc.overrides.task)
+        if _launched_rank():  # a DDP rank other than 0: rank 0 reports (seqlab/training/rank_failure.py)
+            sys.exit(2)
         if multirun:
             write_json(run_dir / FAILED_FILE, record)
             log.error("job %s failed: %s", hc.job.num, exc)
@@ -84,6 +86,8 @@ def hydra_job(cfg: DictConfig) -> float | None:
         raise
     if not multirun:
         _current.results = results
+    elif results.get("interrupted"):  # Ctrl-C or SIGTERM stops the whole sweep
+        sys.exit(interrupted_exit_code(results))
     metric = results.get(cfg.optimized_metric)
     return float(metric) if metric is not None else None
 
@@ -129,12 +133,16 @@ def main() -> None:
     """Console entry point: exit 2 with one line for a SeqlabError, 130 after Ctrl-C, 1 when jobs of a sweep
     failed."""
     try:
-        results = launch(sys.argv[1:])
+        with sigterm_raises():  # SIGTERM outside a Trainer: unwind (a sweep writes its summary), exit 143
+            results = launch(sys.argv[1:])
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Terminated:
+        print("seqlab: stopped by SIGTERM", file=sys.stderr)
+        sys.exit(SIGTERM_EXIT)
     if results and results.get("interrupted"):
-        sys.exit(INTERRUPTED_EXIT)
+        sys.exit(interrupted_exit_code(results))
     from seqlab.sweep_summary import sweep_failures
 
     failed = sweep_failures()

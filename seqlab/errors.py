@@ -65,12 +65,14 @@ class TrainingFailed(SeqlabError):
 
 
 class RunInterrupted(Exception):  # noqa: N818 - not an error: the user asked for it
-    """Ctrl-C: fit stopped at a batch border after saving ``checkpoint`` at optimizer step ``step``."""
+    """Ctrl-C or SIGTERM (``by``: the signal's name): fit stopped at a batch border after saving ``checkpoint`` at
+    optimizer step ``step``."""
 
-    def __init__(self, checkpoint: str, step: int) -> None:
-        super().__init__(f"interrupted at step {step}; saved {checkpoint}")
+    def __init__(self, checkpoint: str, step: int, by: str = "SIGINT") -> None:
+        super().__init__(f"interrupted by {by} at step {step}; saved {checkpoint}")
         self.checkpoint = checkpoint
         self.step = step
+        self.by = by
 
 
 class TrainingDiverged(TrainingFailed):

@@ -31,6 +31,7 @@ FREE_KEYS = (
     "logger",
     "progress",
     "hardware.threads",
+    "hardware.timeout",
     "final_test",
     "eval",
 )

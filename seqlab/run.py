@@ -10,6 +10,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from seqlab.checkpoint import check_compatible, read_checkpoint
 from seqlab.config.lightning_errors import trainer_arguments_checked
@@ -18,6 +19,7 @@ from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
 from seqlab.resume import resolve_resume
 from seqlab.run_summary import print_summary
+from seqlab.training.atomic_checkpoint import remove_stale_partials
 from seqlab.training.ddp import (
     gather_objects,
     launch_environment_restored,
@@ -29,6 +31,8 @@ from seqlab.training.early_stopping import stop_reason
 from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
+from seqlab.training.rank_failure import rank_errors_shared
+from seqlab.training.signals import SIGTERM_NAME
 from seqlab.training.stop_notice import StopNotice
 from seqlab.training.tbptt import TBPTTModule
 from seqlab.training.threads import apply_threads
@@ -49,6 +53,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
     module, data = job.task_cls.build(job)
     if ckpt_path:
         check_compatible(module, read_checkpoint(ckpt_path, "resume"), "resume")
+        remove_stale_partials(Path(ckpt_path).parent)  # the temp file of a save killed in that folder
     launch_ranks_as_this_job()
     with launch_environment_restored():
         own_sampler = trainer_overrides_for(data)
@@ -65,10 +70,14 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
                 overrides={**eval_limits(cfg), **own_sampler},
             )
         _remember_wandb_run(trainer, run_dir)
-        try:
-            return _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
-        finally:
-            _finish(trainer)
+        with rank_errors_shared(run_dir, trainer):  # DDP: an error on one rank ends every rank (one line)
+            try:
+                results = _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
+            except BaseException:
+                _finish(trainer, ok=False)
+                raise
+            _finish(trainer, ok=True)
+            return results
 
 
 def _fit_and_test(
@@ -87,6 +96,8 @@ def _fit_and_test(
             trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     except RunInterrupted as exc:
         interrupted = exc
+    except SIGTERMException:  # DDP, or SIGTERM during validation: Lightning stopped fit (seqlab/training/signals.py)
+        interrupted = latest.interruption(trainer) if latest else RunInterrupted("", trainer.global_step, SIGTERM_NAME)
     except TrainingFailed as exc:
         if latest is not None and latest.path.is_file():
             exc.last_checkpoint = str(latest.path)
@@ -106,9 +117,10 @@ def _fit_and_test(
     best = checkpoint.best_model_path if checkpoint else ""
     best_score = checkpoint.best_model_score if checkpoint else None
     last = str(latest.path) if latest is not None and latest.path.is_file() else ""
-    test_skipped = False
+    # a scheduler's SIGTERM leaves seconds before SIGKILL: record what we have rather than test first
+    test_skipped = interrupted is not None and interrupted.by == SIGTERM_NAME
     stopped = stop_reason(trainer)  # early stopping, or a pruned trial (not tested: the search dropped it)
-    if cfg.test and trainer.limit_test_batches != 0 and stopped.get("stopped_by") != PRUNED_BY:
+    if cfg.test and trainer.limit_test_batches != 0 and not test_skipped and stopped.get("stopped_by") != PRUNED_BY:
         announce_test(trainer, data, find_callback(trainer, EvalTimer))
         if interrupted is not None:
             print("seqlab: testing the best checkpoint before stopping (Ctrl-C again to skip the test)", flush=True)
@@ -118,6 +130,9 @@ def _fit_and_test(
             metrics.update(_metrics(trainer, "test/"))
         except EvaluationSkipped:
             test_skipped = True
+        except SIGTERMException:  # SIGTERM while testing: record what fit left, exit 143
+            test_skipped = True
+            interrupted = interrupted or RunInterrupted(last, trainer.global_step, SIGTERM_NAME)
     meter = find_callback(trainer, ThroughputMeter)
     results: dict[str, Any] = {
         **metrics,
@@ -141,6 +156,7 @@ def _fit_and_test(
         "resumed_from": ckpt_path,
         "run_dir": str(run_dir),
         "interrupted": interrupted is not None,
+        **({"interrupted_by": interrupted.by} if interrupted is not None else {}),
         **({"test_skipped": True} if test_skipped else {}),
         **stopped,
         **(module.extra_results() if isinstance(module, TBPTTModule) else {}),
@@ -160,8 +176,9 @@ def _remember_wandb_run(trainer: pl.Trainer, run_dir: Path) -> None:
             (run_dir / WANDB_ID_FILE).write_text(str(logger.experiment.id))
 
 
-def _finish(trainer: pl.Trainer) -> None:
-    """End what this run started, so the next job of a multirun starts clean: the W&B run, the process group."""
+def _finish(trainer: pl.Trainer, ok: bool) -> None:
+    """End what this run started, so the next job of a multirun starts clean: the W&B run, the process group. A
+    failed rank does not wait at the barrier: the other ranks may never reach it."""
     import torch.distributed as dist
 
     for logger in trainer.loggers:
@@ -170,7 +187,8 @@ def _finish(trainer: pl.Trainer) -> None:
 
             wandb.finish()
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if ok:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -5,6 +5,10 @@ Registered in conf/config.yaml as a Hydra callback (``hydra.callbacks.sweep_summ
 their folders (results.json, failed.json), so the summary works with any launcher. A job that crashes with an error
 seqlab does not handle (a bug, out of memory) gets a ``failed.json`` here; Hydra then stops the sweep after the
 current batch without calling ``on_multirun_end``, so the summary is also written at process exit.
+
+A job stopped by Ctrl-C or SIGTERM is ``interrupted``; when a grid sweep stops before its end, each job of the grid
+that never started is listed as ``not run`` (read from the sweep's multirun.yaml), so a stopped sweep says what is
+missing.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from seqlab.results import FAILED_FILE, RESULTS_FILE, write_json
 
 SUMMARY_MD = "sweep_summary.md"
 SUMMARY_JSON = "sweep_summary.json"
+STATUSES = ("ok", "failed", "incomplete", "pruned", "interrupted", "not run")
 _failed_jobs = 0  # of the last sweep summarized in this process (``python -m seqlab -m`` exits 1 when > 0)
 
 
@@ -48,8 +53,11 @@ def metric_direction(config: DictConfig, metric: str) -> str:
 def summarize(sweep_dir: Path, metric: str, best_is: str = "min") -> dict[str, Any]:
     """Every job folder under ``sweep_dir`` with its status and metric value (or reason), and the best job."""
     runs = find_runs([sweep_dir]) if sweep_dir.is_dir() else []
-    keys = differing_keys(runs)
+    planned = _planned_grid(sweep_dir)
+    keys = differing_keys(runs) or _varying_keys(planned)
     jobs = [_job(run, keys, metric, sweep_dir) for run in runs]
+    jobs += _never_ran(planned, keys, {job["num"] for job in jobs})
+    jobs.sort(key=lambda job: (job["num"] is None, job["num"] if isinstance(job["num"], int) else 0))
     scored = [j for j in jobs if as_number(j["value"]) is not None]
     sign = 1.0 if best_is == "min" else -1.0
     best = min(scored, key=lambda j: sign * j["value"]) if scored else None
@@ -65,21 +73,65 @@ def summarize(sweep_dir: Path, metric: str, best_is: str = "min") -> dict[str, A
 
 
 def _counts(jobs: list[dict[str, Any]]) -> dict[str, int]:
-    """Jobs per status; ``pruned`` (Optuna trials its search stopped early) only when there are some."""
-    counts = {s: sum(j["status"] == s for j in jobs) for s in ("ok", "pruned", "failed", "incomplete")}
-    return counts if counts["pruned"] else {k: v for k, v in counts.items() if k != "pruned"}
+    """Jobs per status: ok, failed, incomplete always; pruned (Optuna trials its search stopped early), interrupted
+    and not run when there are any."""
+    counts = {s: sum(j["status"] == s for j in jobs) for s in STATUSES}
+    return {s: n for s, n in counts.items() if n or s in STATUSES[:3]}
 
 
 def _job(run: Run, keys: list[str], metric: str, sweep_dir: Path) -> dict[str, Any]:
+    interrupted = run.status == "ok" and bool(run.results.get("interrupted"))
+    by = run.results.get("interrupted_by") or "Ctrl-C"
     return {
         "num": run.num,
         "dir": os.path.relpath(run.path, sweep_dir.resolve()),
         "swept": {k: run.overrides.get(k) for k in keys},
         "overrides": [f"{k}={v}" for k, v in run.overrides.items()],
-        "status": run.status,
-        "value": run.results.get(metric) if run.status == "ok" else None,
-        "error": run.error,
+        "status": "interrupted" if interrupted else run.status,
+        "value": run.results.get(metric) if run.status == "ok" and not interrupted else None,
+        "error": f"stopped by {by} at step {run.results.get('optimizer_steps')}" if interrupted else run.error,
     }
+
+
+def _planned_grid(sweep_dir: Path) -> list[Any]:
+    """Every job of a grid sweep, from its multirun.yaml (seqlab/sweep_resume.py), or [] for another sweep."""
+    from seqlab.sweep_resume import plan_grid, read_marker
+
+    if read_marker(sweep_dir).get("kind") != "grid" or not (sweep_dir / "multirun.yaml").is_file():
+        return []
+    try:
+        return plan_grid(sweep_dir, rerun_failed=False)
+    except Exception:  # an unreadable multirun.yaml: the summary lists what ran
+        return []
+
+
+def _values(overrides: list[str]) -> dict[str, str]:
+    from seqlab.sweep_resume import override_key
+
+    return {override_key(o): o.partition("=")[2] for o in overrides}
+
+
+def _varying_keys(planned: list[Any]) -> list[str]:
+    values = [_values(job.overrides) for job in planned]
+    keys = sorted({k for v in values for k in v})
+    return [k for k in keys if len({v.get(k) for v in values}) > 1]
+
+
+def _never_ran(planned: list[Any], keys: list[str], seen: set[Any]) -> list[dict[str, Any]]:
+    """The jobs of the grid that have no folder: the sweep stopped before them."""
+    return [
+        {
+            "num": job.num,
+            "dir": None,
+            "swept": {k: _values(job.overrides).get(k) for k in keys},
+            "overrides": list(job.overrides),
+            "status": "not run",
+            "value": None,
+            "error": "the sweep stopped before this job",
+        }
+        for job in planned
+        if job.folder is None and job.num not in seen
+    ]
 
 
 def summary_table(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -101,10 +153,8 @@ def render(summary: dict[str, Any], markdown: bool = False) -> str:
     counts = summary["counts"]
     n = len(summary["jobs"])
     head = (
-        f"sweep summary: {n} jobs, {counts['ok']} ok"
-        + (f", {counts['pruned']} pruned" if counts.get("pruned") else "")
-        + f", {counts['failed']} failed"
-        + (f", {counts['incomplete']} incomplete" if counts["incomplete"] else "")
+        f"sweep summary: {n} jobs, {counts['ok']} ok, {counts['failed']} failed"
+        + "".join(f", {counts[s]} {s}" for s in STATUSES[2:] if counts.get(s))
         + f"; {summary['metric']} ({summary['direction']}imized) in {summary['sweep_dir']}"
     )
     header, rows = summary_table(summary)

@@ -21,3 +21,17 @@ def parse_threads(value: Any) -> int | str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     raise ConfigError(THREADS_KEY, f"must be auto, torch (torch's default) or a positive integer, got {value!r}")
+
+
+TIMEOUT_KEY = "hardware.timeout"
+DEFAULT_TIMEOUT = 300  # seconds
+
+
+def parse_timeout(value: Any) -> float:
+    """``hardware.timeout``: seconds a DDP rank waits for the others at a collective before it gives up (a positive
+    number; default 300, torch's own is 30 minutes); ConfigError (one line) otherwise."""
+    if value is None:
+        return float(DEFAULT_TIMEOUT)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ConfigError(TIMEOUT_KEY, f"must be a positive number of seconds, got {value!r}")

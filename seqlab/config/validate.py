@@ -7,7 +7,7 @@ import dataclasses
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab import registry
-from seqlab.config.choices import SCHEDULES, parse_threads
+from seqlab.config.choices import SCHEDULES, parse_threads, parse_timeout
 from seqlab.config.dry_build import dry_build
 from seqlab.config.job import JobConfig, build_job
 from seqlab.config.optimizer_settings import OptimizerSettings
@@ -108,9 +108,11 @@ def _check_optimizer(cfg: DictConfig, settings: OptimizerSettings) -> None:
 
 
 def _check_threads_and_progress(cfg: DictConfig) -> None:
-    """``hardware.threads``: auto, torch or a positive int; ``progress.*``: numbers >= 0."""
+    """``hardware.threads``: auto, torch or a positive int; ``hardware.timeout``: seconds > 0; ``progress.*``:
+    numbers >= 0."""
 
     parse_threads((cfg.get("hardware") or {}).get("threads", "auto"))
+    parse_timeout((cfg.get("hardware") or {}).get("timeout"))
     for key in ("every_n_steps", "every_seconds"):
         value = (cfg.get("progress") or {}).get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):

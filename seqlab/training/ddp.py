@@ -9,10 +9,12 @@ however many ranks, in a single run and in a multirun alike.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytorch_lightning as pl
@@ -48,6 +50,35 @@ def launch_ranks_as_this_job() -> None:
     import pytorch_lightning.strategies.launchers.subprocess_script as launcher
 
     launcher._hydra_subprocess_cmd = job_command
+    launcher._launch_process_observer = _observe_ranks
+
+
+# a rank other than 0 exits with this code after an error it handed to rank 0 (seqlab/training/rank_failure.py)
+HANDLED_EXIT = 2
+REPORT_GRACE_SECONDS = 30.0
+
+
+def _observe_ranks(child_processes: list[Any]) -> None:
+    """Lightning's watcher of the ranks it started, which SIGKILLs everything as soon as one exits non-zero, but
+    which first gives rank 0 :data:`REPORT_GRACE_SECONDS` to report a rank's handled error (one line, failed.json)
+    and exit by itself."""
+    import time
+
+    from lightning_fabric.strategies.launchers.subprocess_script import _ChildProcessObserver
+
+    class PatientObserver(_ChildProcessObserver):
+        grace_until: float | None = None
+
+        def _run(self) -> bool:
+            for proc in self._child_processes:
+                proc.poll()
+            if any(proc.returncode == HANDLED_EXIT for proc in self._child_processes):
+                self.grace_until = self.grace_until or time.monotonic() + REPORT_GRACE_SECONDS
+                if time.monotonic() < self.grace_until:
+                    return False
+            return super()._run()
+
+    PatientObserver(child_processes=child_processes, main_pid=os.getpid()).start()
 
 
 @contextmanager
@@ -62,6 +93,21 @@ def launch_environment_restored() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def strategy_with_timeout(strategy: Any, seconds: float) -> Any:
+    """A DDP strategy named by ``strategy`` (``ddp``, ``ddp_spawn``, ...) built with a process-group timeout of
+    ``seconds`` (``hardware.timeout``): a rank left waiting for a peer that failed stops with an error then, not
+    after torch's 30 minutes. Other strategies (``auto``, an instance) are returned unchanged."""
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    if not isinstance(strategy, str) or strategy not in StrategyRegistry:
+        return strategy
+    entry = StrategyRegistry[strategy]
+    cls = entry["strategy"]
+    if "timeout" not in inspect.signature(cls.__init__).parameters:
+        return strategy
+    return cls(**entry["init_params"], timeout=timedelta(seconds=seconds))
 
 
 def rank_and_world(trainer: Any) -> tuple[int, int]:

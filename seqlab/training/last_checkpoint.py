@@ -9,6 +9,10 @@ batch's end (with the exact-resume state: stream position, carried hidden state,
 ends fit; the run then tests the best checkpoint (a second Ctrl-C skips that), writes results.json with
 ``"interrupted": true`` and exits 130. A second Ctrl-C during training interrupts at once. Under DDP (several
 processes) the first Ctrl-C is left to Lightning, which stops every rank.
+
+SIGTERM is handled the same way (seqlab/training/signals.py): Lightning's handler sets ``trainer.received_sigterm``;
+one process saves at the end of the current batch; under DDP Lightning raises ``SIGTERMException`` on every rank at
+the next batch border, and ``last.ckpt`` is saved there (``on_exception``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from seqlab.errors import RunInterrupted
+from seqlab.training.signals import SIGINT_NAME, SIGTERM_NAME
 
 LAST_NAME = "last.ckpt"
 # what Lightning *saves*: the whole state (optimizer, loops, callbacks) for an exact resume, not the weights alone;
@@ -66,9 +71,24 @@ class LastCheckpoint(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if self.interrupt_requested:
+        if self.interrupt_requested or (trainer.world_size == 1 and trainer.received_sigterm):
             self.save(trainer)
-            raise RunInterrupted(str(self.path), trainer.global_step)
+            by = SIGINT_NAME if self.interrupt_requested else SIGTERM_NAME
+            raise RunInterrupted(str(self.path), trainer.global_step, by)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Lightning's SIGTERMException, raised on every rank together at a batch border of training: save there
+        (mid-validation the latest last.ckpt is kept)."""
+        from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit" and not trainer.validating:
+            if self.saved_step != trainer.global_step:
+                self.save(trainer)
+
+    def interruption(self, trainer: pl.Trainer) -> RunInterrupted:
+        """What a SIGTERMException that ended fit leaves: the latest last.ckpt and its step."""
+        step = self.saved_step if self.saved_step is not None else trainer.global_step
+        return RunInterrupted(str(self.path), step, SIGTERM_NAME)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit" and self._previous_handler is not None:

@@ -10,7 +10,10 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from seqlab.config.choices import parse_timeout
 from seqlab.errors import ConfigError
+from seqlab.training.atomic_checkpoint import AtomicCheckpointIO
+from seqlab.training.ddp import strategy_with_timeout
 from seqlab.training.exact_resume import ExactResume
 from seqlab.training.last_checkpoint import LastCheckpoint
 from seqlab.training.loggers import build_logger
@@ -53,6 +56,7 @@ def build_trainer(
         *(extra_callbacks or []),
     ]
     kwargs = {**OmegaConf.to_container(cfg.trainer, resolve=True), **(overrides or {})}
+    kwargs["strategy"] = strategy_with_timeout(kwargs.get("strategy", "auto"), _timeout(cfg))
     # the bar on a terminal, log lines elsewhere (seqlab/training/progress.py); cores shared among runs (threads.py)
     progress, kwargs["enable_progress_bar"] = progress_callbacks(cfg, kwargs.get("enable_progress_bar") is not False)
     callbacks += [ThreadShare(), *progress]
@@ -62,7 +66,12 @@ def build_trainer(
         logger=build_logger(cfg, run_dir, resumed_from) or False,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],  # every checkpoint (last, best-*) is replaced atomically
     )
+
+
+def _timeout(cfg: DictConfig) -> float:
+    return parse_timeout(OmegaConf.select(cfg, "hardware.timeout", default=None))
 
 
 def configured_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
