@@ -23,11 +23,13 @@ install: $(STAMP)
 run: install
 	$(PY) -m seqlab model=lstm task=charlm $(ARGS)
 
+# every core (pytest-xdist; a test file stays on one worker, so a module's trained model is trained once), and the
+# slowest tests named at the end
 test: install
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=15 $(ARGS)
 
 test-slow: install
-	$(PY) -m pytest -q -m slow $(ARGS)
+	$(PY) -m pytest -q -m slow --durations=15 $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check seqlab plugins tests benchmarks hydra_plugins

@@ -11,6 +11,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
+from inprocess import run_inprocess  # noqa: F401  (re-exported: tests import their helpers from conftest)
 from omegaconf import DictConfig
 
 from seqlab.config.store import register_configs

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import compose_config, run_cli
+from conftest import compose_config, run_inprocess
 from PIL import Image
 
 from seqlab.checkpoint import load_module
@@ -84,11 +84,11 @@ def test_caption_cli_round_trip(trained, tmp_path):
     Image.fromarray(picture).save(tmp_path / "red.png")
     plot = tmp_path / "att.png"
     args = [f"ckpt_path={trained[0]}", f"image={tmp_path / 'red.png'}", "beam_size=2", f"attention_plot={plot}"]
-    result = run_cli(args, cwd=tmp_path, module="seqlab.caption")
+    result = run_inprocess(args, cwd=tmp_path, module="seqlab.caption")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
     assert plot.is_file()
-    missing = run_cli([f"ckpt_path={trained[0]}", "image=nope.png"], cwd=tmp_path, module="seqlab.caption")
+    missing = run_inprocess([f"ckpt_path={trained[0]}", "image=nope.png"], cwd=tmp_path, module="seqlab.caption")
     assert missing.returncode == 2 and "nope.png" in missing.stderr and len(missing.stderr.splitlines()) == 1
 
 

@@ -8,29 +8,22 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config, run_cli, run_dirs
+from conftest import compose_config, run_cli, run_dirs, run_inprocess
 
 from seqlab.errors import TrainingDiverged
 
-# a seqlab CLI whose adding module returns a NaN loss from optimizer step FAIL_AT on
-WRAPPER = """
-import sys
-import torch
-from seqlab.tasks.sequence_module import SequenceModule
+FAIL_AT = 4  # the adding module returns a NaN loss from this optimizer step on
 
-FAIL_AT = 4
-original = SequenceModule.train_chunk
 
-def train_chunk(self, chunk, state):
-    result = original(self, chunk, state)
-    if result.loss is not None and self.global_step >= FAIL_AT:
-        result.loss = result.loss * float("nan")
-    return result
+def nan_from_fail_at(original):
+    def train_chunk(self, chunk, state):
+        result = original(self, chunk, state)
+        if result.loss is not None and self.global_step >= FAIL_AT:
+            result.loss = result.loss * float("nan")
+        return result
 
-SequenceModule.train_chunk = train_chunk
-from seqlab.cli import main
-main()
-"""
+    return train_chunk
+
 
 ARGS = [
     "task=adding",
@@ -50,9 +43,11 @@ ARGS = [
 ]
 
 
-def test_cli_prints_one_line_and_keeps_last_good_checkpoint(tmp_path):
-    (tmp_path / "diverging_seqlab.py").write_text(WRAPPER)
-    proc = run_cli(ARGS, cwd=tmp_path, module="diverging_seqlab")
+def test_cli_prints_one_line_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    from seqlab.tasks.sequence_module import SequenceModule
+
+    monkeypatch.setattr(SequenceModule, "train_chunk", nan_from_fail_at(SequenceModule.train_chunk))
+    proc = run_inprocess(ARGS, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("seqlab: error:")]
     assert len(errors) == 1 and "non-finite loss" in errors[0] and "at step 4" in errors[0]
@@ -72,6 +67,7 @@ def test_cli_prints_one_line_and_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_an_overflowing_optimizer_step_is_divergence_not_a_traceback(tmp_path):
+    """A process of its own: a run that fails in training exits 2 with no traceback."""
     proc = run_cli([*ARGS, "optimizer.lr=1e38"], cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import TINY, compose_config, run_cli
+from conftest import TINY, compose_config, run_inprocess
 
 from seqlab.training.eval_budget import eval_limits
 
@@ -24,7 +24,7 @@ def test_budgeted_runs_bound_validation_and_leave_the_test_whole():
 
 
 def test_a_step_capped_run_validates_on_the_subset_and_announces_the_test(tmp_path, tiny_corpus):
-    proc = run_cli(
+    proc = run_inprocess(
         [*UNBOUNDED, f"task.data.path={tiny_corpus}", "eval.val_batches=2", "hydra.run.dir=run"], cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, run_cli, run_dirs
+from conftest import TINY, run_cli, run_dirs, run_inprocess
 
 from seqlab.checkpoint import read_checkpoint
 from seqlab.errors import DataError
@@ -42,7 +42,9 @@ def test_a_failed_run_never_removes_a_folder_that_was_there_before(tmp_path, tin
     (precious / "sub").mkdir(parents=True)
     (precious / "notes.txt").write_text("mine")
     (precious / "sub" / "data.csv").write_text("1,2")
-    proc = run_cli([*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, f"hydra.run.dir={precious}"], cwd=tmp_path)
+    proc = run_inprocess(
+        [*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, f"hydra.run.dir={precious}"], cwd=tmp_path
+    )
     assert_one_line_error(proc, "trainer.val_check_interval")
     assert (precious / "notes.txt").read_text() == "mine" and (precious / "sub" / "data.csv").is_file()
     assert sorted(p.name for p in precious.iterdir()) == ["notes.txt", "sub"], "only what the run made is removed"
@@ -53,7 +55,7 @@ def test_a_failed_run_into_outputs_or_the_current_folder_keeps_every_earlier_run
     earlier.mkdir(parents=True)
     (earlier / "results.json").write_text("{}")
     for run_dir in ("outputs", "."):
-        proc = run_cli(
+        proc = run_inprocess(
             [*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, f"hydra.run.dir={run_dir}"], cwd=tmp_path
         )
         assert_one_line_error(proc, "trainer.val_check_interval")
@@ -62,7 +64,9 @@ def test_a_failed_run_into_outputs_or_the_current_folder_keeps_every_earlier_run
 
 
 def test_a_failed_run_removes_the_folders_it_created(tmp_path, tiny_corpus):
-    proc = run_cli([*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, "hydra.run.dir=new/deep/run"], cwd=tmp_path)
+    proc = run_inprocess(
+        [*TINY, f"task.data.path={tiny_corpus}", *FAILS_IN_FIT, "hydra.run.dir=new/deep/run"], cwd=tmp_path
+    )
     assert_one_line_error(proc, "trainer.val_check_interval")
     assert not (tmp_path / "new").exists()
 
@@ -71,7 +75,7 @@ def test_an_explicit_run_folder_that_holds_a_run_is_refused_before_anything_is_w
     old = tmp_path / "old"
     (old / ".hydra").mkdir(parents=True)
     (old / ".hydra" / "config.yaml").write_text("seed: 1\n")
-    proc = run_cli([f"hydra.run.dir={old}"], cwd=tmp_path)
+    proc = run_inprocess([f"hydra.run.dir={old}"], cwd=tmp_path)
     assert_one_line_error(proc, "hydra.run.dir")
     assert (old / ".hydra" / "config.yaml").read_text() == "seed: 1\n"
     assert sorted(p.name for p in old.iterdir()) == [".hydra"]
@@ -85,45 +89,51 @@ def test_run_folders_started_in_the_same_second_are_distinct(tmp_path):
 
 
 # ---- checkpoint safety -----------------------------------------------------------------------------------------------
-EVIL = """
-import sys, torch
 class Evil:
+    """Unpickled without weights_only, it runs ``exec(code)``."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
     def __reduce__(self):
-        return (exec, ("open({marker!r}, 'w').write('pwned')",))
-torch.save({{"state_dict": {{}}, "hyper_parameters": {{"config": {{"task": {{"name": "charlm"}}}}}}, "x": Evil()}},
-           sys.argv[1])
-"""
+        return (exec, (self.code,))
 
 
 @pytest.fixture
 def evil_checkpoint(tmp_path) -> tuple[Path, Path]:
     """A checkpoint whose pickle creates ``marker`` when it is unpickled without weights_only."""
     marker = tmp_path / "PWNED"
-    script = tmp_path / "make_evil.py"
-    script.write_text(EVIL.format(marker=str(marker)))
     evil = tmp_path / "evil.ckpt"
-    subprocess.run([sys.executable, str(script), str(evil)], check=True)
+    config = {"task": {"name": "charlm"}}
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {"config": config},
+            "x": Evil(f"open({str(marker)!r}, 'w').write('pwned')"),
+        },
+        evil,
+    )
     # it would run: prove the fixture is armed
-    subprocess.run([sys.executable, "-c", f"import torch; torch.load({str(evil)!r}, weights_only=False)"], check=True)
+    torch.load(evil, weights_only=False)
     assert marker.read_text() == "pwned"
     marker.unlink()
     return evil, marker
 
 
 @pytest.mark.parametrize(
-    ("module", "args"),
+    ("module", "args", "run"),
     [
-        ("seqlab.generate", ["ckpt_path=EVIL"]),
-        ("seqlab.predict", ["ckpt_path=EVIL", "text=great film"]),
-        ("seqlab", [*TINY, "resume=EVIL"]),
+        ("seqlab.generate", ["ckpt_path=EVIL"], run_inprocess),
+        ("seqlab.predict", ["ckpt_path=EVIL", "text=great film"], run_inprocess),
+        ("seqlab", [*TINY, "resume=EVIL"], run_cli),  # and once as a process: exit code 2, no traceback
     ],
 )
-def test_a_crafted_checkpoint_is_refused_and_never_run(tmp_path, tiny_corpus, evil_checkpoint, module, args):
+def test_a_crafted_checkpoint_is_refused_and_never_run(tmp_path, tiny_corpus, evil_checkpoint, module, args, run):
     evil, marker = evil_checkpoint
     args = [a.replace("EVIL", str(evil)) for a in args]
     if module == "seqlab":
         args.append(f"task.data.path={tiny_corpus}")
-    proc = run_cli(args, cwd=tmp_path, module=module)
+    proc = run(args, cwd=tmp_path, module=module)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "would run code" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert not marker.exists(), "unpickling the checkpoint ran its code"
@@ -149,7 +159,7 @@ def test_last_checkpoint_is_the_latest_state_even_when_the_metric_never_improves
         "task.sample.every_n_val=0",
         "hydra.run.dir=run",
     ]
-    proc = run_cli(args, cwd=tmp_path)
+    proc = run_inprocess(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = tmp_path / "run"
     results = json.loads((run / "results.json").read_text())
@@ -172,23 +182,28 @@ def _umask() -> int:
 LATIN1_CSV = b"text,label\nun film tr\xe8s r\xe9ussi,pos\nennuyeux,neg\n"
 
 
+# each class of bad input once in a process of its own (exit code, nothing else on stderr), the rest in-process
 @pytest.mark.parametrize(
-    ("args", "key"),
+    ("args", "key", "run"),
     [
-        (["trainer.max_steps=abc"], "trainer.max_steps"),
-        (["seed=abc"], "seed"),
-        (["trainer.val_check_interval=0"], "trainer.val_check_interval"),
-        (FAILS_IN_FIT, "trainer.val_check_interval"),
-        (["trainer.val_check_interval=0.5", "trainer.check_val_every_n_epoch=null"], "trainer.val_check_interval"),
-        (["trainer.max_steps=-1", "trainer.max_epochs=-1", "optimizer.schedule=cosine"], "optimizer.schedule"),
-        (["hydra.run.dir=/proc/seqlab-run"], "hydra.run.dir"),
-        (["task=sentiment", "task.data.path=LATIN1", "task.data.test_path=LATIN1"], "task.data.path"),
-        (["task=forecast", "task.data.path=LATIN1", "task.data.target=label"], "task.data.path"),
-        (["task.data.path=SHORT"], "task.data.path"),
-        (["task=sentiment", "task.data.path=NOLABEL", "task.data.test_path=NOLABEL"], "task.data.path"),
+        (["trainer.max_steps=abc"], "trainer.max_steps", run_cli),
+        (["seed=abc"], "seed", run_inprocess),
+        (["trainer.val_check_interval=0"], "trainer.val_check_interval", run_inprocess),
+        (FAILS_IN_FIT, "trainer.val_check_interval", run_cli),
+        (
+            ["trainer.val_check_interval=0.5", "trainer.check_val_every_n_epoch=null"],
+            "trainer.val_check_interval",
+            run_inprocess,
+        ),
+        (["trainer.max_steps=-1", "trainer.max_epochs=-1", "optimizer.schedule=cosine"], "optimizer.schedule", run_cli),
+        (["hydra.run.dir=/proc/seqlab-run"], "hydra.run.dir", run_cli),
+        (["task=sentiment", "task.data.path=LATIN1", "task.data.test_path=LATIN1"], "task.data.path", run_cli),
+        (["task=forecast", "task.data.path=LATIN1", "task.data.target=label"], "task.data.path", run_inprocess),
+        (["task.data.path=SHORT"], "task.data.path", run_inprocess),
+        (["task=sentiment", "task.data.path=NOLABEL", "task.data.test_path=NOLABEL"], "task.data.path", run_inprocess),
     ],
 )
-def test_bad_input_is_one_line(tmp_path, tiny_corpus, args, key):
+def test_bad_input_is_one_line(tmp_path, tiny_corpus, args, key, run):
     (tmp_path / "latin1.csv").write_bytes(LATIN1_CSV)
     (tmp_path / "short.txt").write_text("ROMEO: hi")
     (tmp_path / "nolabel.csv").write_text("text,label\ngood film,pos\nbad film,\n")
@@ -200,7 +215,7 @@ def test_bad_input_is_one_line(tmp_path, tiny_corpus, args, key):
         base = [a for a in TINY if not a.startswith("task.")]
     elif not any(a.startswith("task.data.path") for a in args):
         args.append(f"task.data.path={tiny_corpus}")
-    proc = run_cli([*base, *args], cwd=tmp_path)
+    proc = run([*base, *args], cwd=tmp_path)
     assert_one_line_error(proc, key)
     assert not (tmp_path / "outputs").exists()
     if "SHORT" in str(args) or "short.txt" in str(args):
@@ -211,35 +226,35 @@ def test_bad_input_is_one_line(tmp_path, tiny_corpus, args, key):
 
 @pytest.fixture
 def finished_run(tmp_path, tiny_corpus) -> Path:
-    proc = run_cli([*TINY, f"task.data.path={tiny_corpus}", "hydra.run.dir=done"], cwd=tmp_path)
+    proc = run_inprocess([*TINY, f"task.data.path={tiny_corpus}", "hydra.run.dir=done"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return tmp_path / "done"
 
 
 def test_resume_from_a_checkpoint_of_another_shape_or_a_damaged_one_is_one_line(tmp_path, tiny_corpus, finished_run):
     base = [*TINY, f"task.data.path={tiny_corpus}"]
-    proc = run_cli([*base, "model.hidden_size=24", f"resume={finished_run}"], cwd=tmp_path)
+    proc = run_inprocess([*base, "model.hidden_size=24", f"resume={finished_run}"], cwd=tmp_path)
     assert_one_line_error(proc, "resume")
     assert "shape" in proc.stderr
     cut = tmp_path / "cut.ckpt"
     cut.write_bytes((finished_run / "checkpoints" / "last.ckpt").read_bytes()[:5000])
-    proc = run_cli([*base, f"resume={cut}"], cwd=tmp_path)
+    proc = run_inprocess([*base, f"resume={cut}"], cwd=tmp_path)
     assert_one_line_error(proc, "resume")
     assert not (tmp_path / "outputs").exists()
 
 
 def test_resume_latest_takes_only_a_run_of_the_same_config(tmp_path, tiny_corpus):
     base = [*TINY, f"task.data.path={tiny_corpus}", "trainer.max_steps=3"]
-    assert run_cli([*base, "optimizer.lr=0.01"], cwd=tmp_path).returncode == 0
+    assert run_inprocess([*base, "optimizer.lr=0.01"], cwd=tmp_path).returncode == 0
     time.sleep(1.1)
-    assert run_cli([*base, "optimizer.lr=0.02"], cwd=tmp_path).returncode == 0
+    assert run_inprocess([*base, "optimizer.lr=0.02"], cwd=tmp_path).returncode == 0
     (older, newer) = sorted(run_dirs(tmp_path), key=lambda d: (d / "checkpoints" / "last.ckpt").stat().st_mtime)
-    proc = run_cli([*base, "optimizer.lr=0.01", "trainer.max_steps=6", "resume=latest"], cwd=tmp_path)
+    proc = run_inprocess([*base, "optimizer.lr=0.01", "trainer.max_steps=6", "resume=latest"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     resumed = max(run_dirs(tmp_path), key=lambda d: d.stat().st_mtime)
     results = json.loads((resumed / "results.json").read_text())
     assert Path(results["resumed_from"]).parent.parent.absolute() == older.absolute()
-    proc = run_cli([*base, "optimizer.lr=0.03", "resume=latest"], cwd=tmp_path)
+    proc = run_inprocess([*base, "optimizer.lr=0.03", "resume=latest"], cwd=tmp_path)
     assert_one_line_error(proc, "resume")
     assert "optimizer.lr" in proc.stderr and "differs" in proc.stderr
 
@@ -255,7 +270,7 @@ def test_ctrl_c_saves_the_state_and_resuming_ends_where_an_uninterrupted_run_end
         "trainer.limit_val_batches=1",
         "task.sample.every_n_val=0",
     ]
-    assert run_cli([*args, "hydra.run.dir=whole"], cwd=tmp_path).returncode == 0
+    assert run_inprocess([*args, "hydra.run.dir=whole"], cwd=tmp_path).returncode == 0
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "seqlab", *args, "hydra.run.dir=cut"],
@@ -279,7 +294,7 @@ def test_ctrl_c_saves_the_state_and_resuming_ends_where_an_uninterrupted_run_end
     assert cut["interrupted"] is True and 0 < cut["optimizer_steps"] < 150
     assert "test/loss" in cut, "an interrupted run still scores its best checkpoint on the test set"
     assert read_checkpoint(first, "test")["global_step"] == cut["optimizer_steps"]
-    proc = run_cli([*args, "resume=cut", "hydra.run.dir=resumed"], cwd=tmp_path)
+    proc = run_inprocess([*args, "resume=cut", "hydra.run.dir=resumed"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     whole = json.loads((tmp_path / "whole" / "results.json").read_text())
     resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())

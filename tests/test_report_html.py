@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_inprocess
 
 from seqlab.report import find_runs, main
 from seqlab.report_html import ImageBudget, page_data, read_samples, write_html
@@ -51,7 +51,7 @@ SCREENSHOT_ENV = "SEQLAB_REPORT_SCREENSHOT"  # set to a path (docs/img/report.pn
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sweep")
-    proc = run_cli(SWEEP, cwd=root)
+    proc = run_inprocess(SWEEP, cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (found,) = (root / "outputs" / "multirun").glob("*/*/multirun.yaml")
     return found.parent
@@ -60,7 +60,7 @@ def sweep(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def page(sweep, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    proc = run_cli([str(sweep), f"out={out}", "--html"], cwd=sweep, module="seqlab.report")
+    proc = run_inprocess([str(sweep), f"out={out}", "--html"], cwd=sweep, module="seqlab.report")
     assert proc.returncode == 0, proc.stderr
     return out / "report.html"
 

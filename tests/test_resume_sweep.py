@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, run_inprocess
 
 from seqlab.run_folder import SWEEP_MARKER, is_seqlab_sweep
 from seqlab.sweep_resume import Job, grid_jobs, job_state, merge_metrics, set_aside
@@ -67,7 +67,7 @@ def finished(tmp_path_factory) -> tuple[Path, list[str]]:
     corpus = root / "corpus.txt"
     corpus.write_text("".join(f"ROMEO: line {i}, où l'été {i % 7}.\nJULIET: reply {i * 3}.\n" for i in range(90)))
     args = [*QUICK, f"task.data.path={corpus}"]
-    proc = run_cli(["-m", "trainer.max_steps=3,6", *args], cwd=root)
+    proc = run_inprocess(["-m", "trainer.max_steps=3,6", *args], cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root, args
 
@@ -83,19 +83,22 @@ def test_a_changed_grid_is_refused_with_one_line_and_nothing_written(finished, t
         (["-m", "trainer.max_steps=3,6", "model=gru", *args], "model=gru"),
     ]
     for argv, named in cases:
-        line = assert_refused(run_cli([*argv, f"resume_sweep={sweep}"], cwd=root))
+        line = assert_refused(run_inprocess([*argv, f"resume_sweep={sweep}"], cwd=root))
         assert named in line and "resume it with its own overrides: trainer.max_steps=3,6" in line
-    assert_refused(run_cli(["-m", "trainer.max_steps=3,6", *args, "hydra.sweep.subdir=j${hydra.job.num}",
+    assert_refused(run_inprocess(["-m", "trainer.max_steps=3,6", *args, "hydra.sweep.subdir=j${hydra.job.num}",
                             "resume_sweep=latest"], cwd=root), "hydra.sweep.subdir")  # fmt: skip
+    # once as a process of its own: exit code 2 and nothing but the line on stderr
     assert "add -m" in assert_refused(run_cli([*args, f"resume_sweep={sweep}"], cwd=root))
-    assert "not a sweep folder seqlab wrote" in assert_refused(run_cli(["-m", *args, f"resume_sweep={tmp_path}"], root))
-    assert_refused(run_cli(["-m", *args, "rerun_failed=true"], cwd=root), "rerun_failed")
+    assert "not a sweep folder seqlab wrote" in assert_refused(
+        run_inprocess(["-m", *args, f"resume_sweep={tmp_path}"], root)
+    )
+    assert_refused(run_inprocess(["-m", *args, "rerun_failed=true"], cwd=root), "rerun_failed")
     assert_refused(
-        run_cli(["-m", *args, f"hydra.sweep.dir={tmp_path}", "resume_sweep=latest"], root), "hydra.sweep.dir"
+        run_inprocess(["-m", *args, f"hydra.sweep.dir={tmp_path}", "resume_sweep=latest"], root), "hydra.sweep.dir"
     )
     # an explicit hydra.sweep.dir that holds a sweep is refused (it would overwrite its jobs)
     line = assert_refused(
-        run_cli(["-m", "trainer.max_steps=3,6", *args, f"hydra.sweep.dir={sweep}"], root), "hydra.sweep.dir"
+        run_inprocess(["-m", "trainer.max_steps=3,6", *args, f"hydra.sweep.dir={sweep}"], root), "hydra.sweep.dir"
     )
     assert f"resume_sweep={sweep}" in line
     assert snapshot(root) == before, "a refused resumption writes nothing"
@@ -108,7 +111,7 @@ def test_a_job_whose_config_changed_since_it_ran_is_refused(finished, tmp_path):
     saved = copy / "1" / ".hydra" / "config.yaml"
     saved.write_text(saved.read_text().replace("seed: 42", "seed: 7"))  # as if a default had changed since
     before = snapshot(copy)
-    line = assert_refused(run_cli(["-m", "trainer.max_steps=3,6", *args, "resume_sweep=latest"], cwd=tmp_path))
+    line = assert_refused(run_inprocess(["-m", "trainer.max_steps=3,6", *args, "resume_sweep=latest"], cwd=tmp_path))
     assert "job 1 (1)" in line and "seed: 7 there, 42 here" in line
     assert snapshot(copy) == before
 
@@ -118,7 +121,7 @@ def test_resuming_a_finished_sweep_runs_nothing_and_summarizes_every_job(finishe
     sweep = sweep_dir(root)
     jobs = {d: snapshot(d) for d in (sweep / "0", sweep / "1")}
     # the same grid, its values in another order: jobs are matched by their overrides
-    proc = run_cli(["-m", "trainer.max_steps=6,3", *args, "resume_sweep=latest", "rerun_failed=false"], cwd=root)
+    proc = run_inprocess(["-m", "trainer.max_steps=6,3", *args, "resume_sweep=latest", "rerun_failed=false"], cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 jobs: 2 finished (reused, not run)" in proc.stdout
     assert "sweep summary: 2 jobs, 2 ok, 0 failed" in proc.stdout
@@ -131,18 +134,18 @@ def test_resuming_a_finished_sweep_runs_nothing_and_summarizes_every_job(finishe
 def test_failed_jobs_rerun_only_when_asked(tmp_path, tiny_corpus):
     missing = tmp_path / "later.txt"  # only job 1 gets it, and it is not there yet
     argv = ["-m", f"task.data.path={tiny_corpus},{missing}", *QUICK, "trainer.max_steps=4"]
-    first = run_cli(argv, cwd=tmp_path)
+    first = run_inprocess(argv, cwd=tmp_path)
     assert first.returncode == 1, first.stderr[-3000:]
     sweep = sweep_dir(tmp_path)
     reason = json.loads((sweep / "1" / "failed.json").read_text())["error"]
     assert "later.txt" in reason
     jobs = {d: snapshot(d) for d in (sweep / "0", sweep / "1")}
-    again = run_cli([*argv, "resume_sweep=latest"], cwd=tmp_path)
+    again = run_inprocess([*argv, "resume_sweep=latest"], cwd=tmp_path)
     assert again.returncode == 1 and "1 failed (not rerun; rerun_failed=true reruns them)" in again.stdout
     assert "sweep summary: 2 jobs, 1 ok, 1 failed" in again.stdout and reason in again.stdout
     assert {d: snapshot(d) for d in jobs} == jobs, "a failed job is not run again unless asked"
     shutil.copy(tiny_corpus, missing)
-    rerun = run_cli([*argv, f"resume_sweep={sweep}", "rerun_failed=true"], cwd=tmp_path)
+    rerun = run_inprocess([*argv, f"resume_sweep={sweep}", "rerun_failed=true"], cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "sweep summary: 2 jobs, 2 ok, 0 failed" in rerun.stdout
     assert snapshot(sweep / "0") == jobs[sweep / "0"]

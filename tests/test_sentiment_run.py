@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from conftest import compose_config, run_cli, run_dirs
+from conftest import compose_config, run_cli, run_dirs, run_inprocess
 
 from seqlab.predict import predict
 from seqlab.run import run
@@ -75,7 +75,9 @@ def test_training_learns_and_predict_reads_the_checkpoint_alone(tmp_path, review
     assert [label for label, _ in out] == ["thumbs up", "thumbs down"]
     assert all(0.5 < p <= 1.0 for _, p in out)
     if "model=bow" in extra:  # the command line prints LABEL<TAB>PROBABILITY
-        done = run_cli([f"ckpt_path={tmp_path / 'run'}", "superb, I loved it"], cwd=tmp_path, module="seqlab.predict")
+        done = run_inprocess(
+            [f"ckpt_path={tmp_path / 'run'}", "superb, I loved it"], cwd=tmp_path, module="seqlab.predict"
+        )
         assert done.returncode == 0, done.stderr
         label, prob = done.stdout.strip().split("\t")
         assert label == "thumbs up" and 0.5 < float(prob) <= 1.0
@@ -102,7 +104,7 @@ def test_pretrained_embeddings_and_reload_without_the_vector_file(tmp_path, revi
 
 
 def test_cli_error_is_one_line_without_a_run_folder(tmp_path, reviews_csv):
-    done = run_cli([*FAST, f"task.data.path={reviews_csv}", "task.data.label_column=stars"], cwd=tmp_path)
+    done = run_inprocess([*FAST, f"task.data.path={reviews_csv}", "task.data.label_column=stars"], cwd=tmp_path)
     assert done.returncode == 2
     assert "task.data.label_column" in done.stderr and "verdict" in done.stderr
     assert run_dirs(tmp_path) == []

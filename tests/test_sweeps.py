@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, run_cli, run_dirs
+from conftest import TINY, run_cli, run_dirs, run_inprocess
 from hydra import compose, initialize_config_module
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
@@ -42,7 +42,7 @@ def grid(tmp_path_factory):
     """One small grid: rnn/gru x uni/bidirectional on charlm; the two bidirectional jobs are impossible."""
     root = tmp_path_factory.mktemp("grid")
     corpus = write_corpus(root / "corpus.txt")
-    proc = run_cli(
+    proc = run_inprocess(
         ["-m", "model=rnn,gru", "model.bidirectional=false,true", f"task.data.path={corpus}", *TINY, SHORT_NAMES],
         cwd=root,
     )
@@ -103,7 +103,7 @@ def test_sweep_ends_with_a_summary_of_what_ran_and_what_failed(grid):
 def test_report_on_the_sweep(grid, tmp_path):
     root, _ = grid
     sweep = sweep_folder(root)
-    proc = run_cli([str(sweep), "sort=val/loss", f"out={tmp_path}"], cwd=root, module="seqlab.report")
+    proc = run_inprocess([str(sweep), "sort=val/loss", f"out={tmp_path}"], cwd=root, module="seqlab.report")
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "report.csv", newline="") as fh:
         records = list(csv.DictReader(fh))

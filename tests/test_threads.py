@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from conftest import compose_config, run_cli
+from conftest import compose_config, run_inprocess
 
 from seqlab.config.choices import parse_threads
 from seqlab.errors import ConfigError
@@ -174,7 +174,7 @@ def test_bad_setting_is_a_config_error(value):
 
 
 def test_bad_setting_exits_2_with_one_line(tmp_path):
-    proc = run_cli(["hardware.threads=0"], cwd=tmp_path)
+    proc = run_inprocess(["hardware.threads=0"], cwd=tmp_path)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("seqlab: error: hardware.threads: must be auto, torch"), proc.stderr

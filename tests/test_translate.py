@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import compose_config, run_cli
+from conftest import compose_config, run_inprocess
 from torch import nn
 
 from seqlab.config.validate import validate
@@ -120,7 +120,7 @@ def test_bad_settings_are_refused_at_preflight_naming_the_key(override, key):
 
 
 def test_a_bad_setting_on_the_command_line_is_one_line_and_writes_nothing(tmp_path):
-    result = run_cli([*FAST, "task.tbptt_steps=5", f"hydra.run.dir={tmp_path}/run"], cwd=tmp_path)
+    result = run_inprocess([*FAST, "task.tbptt_steps=5", f"hydra.run.dir={tmp_path}/run"], cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "task.tbptt_steps" in lines[0], result.stderr
@@ -233,7 +233,7 @@ def test_translate_cli_round_trip_with_unknown_words_and_an_attention_plot(train
     inputs = tmp_path / "in.txt"
     inputs.write_text("1 2 3\n\n4 4 5 6 x\n", encoding="utf-8")
     plot = tmp_path / "att.png"
-    result = run_cli(
+    result = run_inprocess(
         [f"ckpt_path={run_dir},{run_dir}", f"input={inputs}", "beam_size=3", f"attention_plot={plot}"],
         cwd=tmp_path,
         module="seqlab.translate",
@@ -243,5 +243,5 @@ def test_translate_cli_round_trip_with_unknown_words_and_an_attention_plot(train
     assert lines[0] == "3 2 1" and len(lines) == 2
     assert "read as <unk>: x" in result.stderr
     assert plot.is_file() and plot.stat().st_size > 1000
-    bad = run_cli([f"ckpt_path={run_dir}", "text=1 2", "beam_size=0"], cwd=tmp_path, module="seqlab.translate")
+    bad = run_inprocess([f"ckpt_path={run_dir}", "text=1 2", "beam_size=0"], cwd=tmp_path, module="seqlab.translate")
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "beam_size" in bad.stderr

@@ -8,7 +8,7 @@ import random
 
 import pytest
 import torch
-from conftest import SHARED_DATA, compose_config, run_cli
+from conftest import SHARED_DATA, compose_config, run_inprocess
 
 from seqlab.checkpoint import load_module
 from seqlab.config.validate import validate
@@ -147,7 +147,7 @@ def test_char_aware_words_embed_unseen_words_and_generation_writes_words(corpus,
     unseen = vectors.embed(["caterpillar", "cat"])
     assert unseen.shape == (2, 16) and torch.isfinite(unseen).all()
     torch.testing.assert_close(unseen[1], vectors.matrix[vectors.words.index("cat")])
-    out = run_cli(
+    out = run_inprocess(
         [f"ckpt_path={tmp_path / 'run'}", "prompt=the cat", "length=12", "seed=3"],
         cwd=tmp_path,
         module="seqlab.generate",
