@@ -7,8 +7,9 @@ time from start to exit, median of the runs; the peak RSS is the largest ``ru_ma
 (``os.wait4``). A config error on a 4 x 4096 bidirectional LSTM (4 GB of weights if built) must answer in under 2 s
 and 500 MB on a quiet machine: validation builds models on the meta device (seqlab/config/dry_build.py).
 ``import pytorch_lightning`` is the yardstick: what every command cost before the heavy imports were moved out of
-the way. ``root=DIR`` times another checkout (e.g. a ``git worktree`` of an older commit) with the same Python,
-through PYTHONPATH.
+the way; ``import torch`` is the floor of a config error found by validation (pre-flight imports torch for the meta
+build, never Lightning). ``root=DIR`` times another checkout (e.g. a ``git worktree`` of an older commit) with the
+same Python, through PYTHONPATH.
 
 Usage: python benchmarks/startup.py [runs=5] [root=DIR] [name=startup]
 Prints a Markdown table and writes benchmarks/results/<name>.json.
@@ -44,6 +45,10 @@ COMMANDS = {  # label -> (arguments after ``python``, expected exit code)
     "`python -m seqlab --help`": (["-m", "seqlab", "--help"], 0),
     "`python -m seqlab.plugins`": (["-m", "seqlab.plugins"], 0),
     'for comparison: `python -c "import pytorch_lightning"`': (["-c", "import pytorch_lightning"], 0),
+    'for comparison: `python -c "import torch"` (the floor of a check that builds a model on meta)': (
+        ["-c", "import torch"],
+        0,
+    ),
 }
 
 

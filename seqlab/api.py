@@ -30,12 +30,15 @@ Contents, by role (docs/plugins.md walks through each):
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from seqlab.config.job import JobConfig
 from seqlab.data.batching import BucketBatchSampler, collate_labelled, pad_sequences, reverse_padded
 from seqlab.data.locate import Remote, data_dir, locate
 from seqlab.data.normalize import NORMALIZATIONS, normalize
 from seqlab.data.splits import split_sizes
-from seqlab.data.synthetic import Splits, TensorDataModule, seeded_splits
+from seqlab.data.synthetic import Splits, seeded_splits
 from seqlab.data.text_files import utf8_or_error
 from seqlab.data.tokenize import tokenize
 from seqlab.data.tokenizers import TOKENIZERS, Tokenizer, build_tokenizer, tokenizer_from_state
@@ -72,9 +75,31 @@ from seqlab.registry import get_decoder, get_image_encoder, get_model
 from seqlab.registry import names as registered
 from seqlab.tasks.base import Task, build_model, check_model_serves, check_tbptt_applies, task_config
 from seqlab.tasks.decoder_role import build_decoder, decoder_config, decoder_node
-from seqlab.training.metric_sums import Sums
-from seqlab.training.tbptt import StepResult, TBPTTModule, split_time
 from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+if TYPE_CHECKING:
+    from seqlab.data.tensor_datamodule import TensorDataModule
+    from seqlab.training.metric_sums import Sums
+    from seqlab.training.tbptt import StepResult, TBPTTModule, split_time
+
+# names whose modules import Lightning (seconds): imported when first read, so a plugin's task or model module that
+# imports seqlab.api keeps pre-flight (a config check) free of Lightning
+LAZY = {
+    "TensorDataModule": "seqlab.data.tensor_datamodule",
+    "Sums": "seqlab.training.metric_sums",
+    "StepResult": "seqlab.training.tbptt",
+    "TBPTTModule": "seqlab.training.tbptt",
+    "split_time": "seqlab.training.tbptt",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        value = getattr(importlib.import_module(LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BOS",

@@ -8,15 +8,17 @@ A memoryless model that outputs blanks then guesses reaches accuracy 1/K on the 
 adding (Hochreiter & Schmidhuber 1997, as in Le et al. 2015): x_t = (u_t, m_t) with u_t ~ U(0, 1) and exactly two
 markers m_t = 1, one in each half of the sequence; the target is the sum of the two marked u_t. Always answering 1.0
 gives MSE = Var(u_a + u_b) = 1/6 ~ 0.167.
+
+The tensors are built without Lightning (a task's check imports this module); the DataModule that serves them is
+in seqlab/data/tensor_datamodule.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 
@@ -78,28 +80,15 @@ class Splits:
     test: tuple[torch.Tensor, ...]
 
 
-class TensorDataModule(pl.LightningDataModule):
-    """Serves fixed tensors: shuffled training batches, fixed val/test batches in order."""
-
-    def __init__(self, splits: Splits, batch_size: int) -> None:
-        super().__init__()
-        self.splits = splits
-        self.batch_size = batch_size
-
-    def _loader(self, tensors: tuple[torch.Tensor, ...], shuffle: bool) -> DataLoader:
-        drop_last = shuffle and len(tensors[0]) > self.batch_size
-        return DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, shuffle=shuffle, drop_last=drop_last)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.train, True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.val, False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.test, False)
-
-
 def seeded_splits(make, seed: int, sizes: tuple[int, int, int]) -> Splits:
     """``make(n, seed)`` for train, val and test with seeds ``seed``, ``seed + 1``, ``seed + 2``."""
     return Splits(*(make(n, seed + i) for i, n in enumerate(sizes)))
+
+
+def __getattr__(name: str) -> Any:
+    """``TensorDataModule`` moved to seqlab/data/tensor_datamodule.py (it imports Lightning): still importable here."""
+    if name == "TensorDataModule":
+        from seqlab.data.tensor_datamodule import TensorDataModule
+
+        return TensorDataModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,14 +4,18 @@
 the typed dataclasses validation built; any other key reads the composed config); the helpers here also accept a
 composed DictConfig (tests, tools). A task never imports a model: it asks :func:`build_model` (the registry) for the
 one the config names.
+
+Pre-flight (``python -m seqlab ...`` before Hydra starts the job) imports a task's class to call ``check``; it must
+not import Lightning (seconds), so this module names Lightning's types for the type checker only, and a task may give
+``module_class`` as a ``"package.module:Class"`` string, imported on first use (:class:`LazyClass`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+import importlib
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from seqlab import registry
@@ -23,13 +27,39 @@ from seqlab.models.capabilities import Capabilities, Needs
 from seqlab.old_paths import keep_old_paths
 from seqlab.tasks.inference import Inference
 
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+
+class LazyClass:
+    """A class attribute naming a class as ``"package.module:Class"``: reading it imports the module (once) and
+    gives the class, so a task's module (and Lightning) is imported only when a run or a checkpoint needs it."""
+
+    def __init__(self, path: str) -> None:
+        module, sep, name = path.partition(":")
+        if not sep or not module or not name:
+            raise ValueError(f"module_class: '{path}' is not 'package.module:Class'")
+        self.path = path
+        self._resolved: type | None = None
+
+    def __get__(self, instance: object, owner: type | None = None) -> type:
+        if self._resolved is None:
+            module, _, name = self.path.partition(":")
+            self._resolved = getattr(importlib.import_module(module), name)
+        return self._resolved
+
+    def __repr__(self) -> str:
+        return f"LazyClass({self.path!r})"
+
 
 class Task:
-    """Subclasses set ``name``, ``Config`` (a dataclass), ``module_class`` and implement ``build``."""
+    """Subclasses set ``name``, ``Config`` (a dataclass), ``module_class`` (the LightningModule class, or its
+    ``"package.module:Class"`` path, imported when first read) and implement ``build`` (importing its module and
+    data classes inside, so ``check`` runs without Lightning)."""
 
     name: ClassVar[str] = "?"  # defaults to ``Config.name``'s default: the name is written once, in the schema
     Config: ClassVar[type]
-    module_class: ClassVar[type[pl.LightningModule]]
+    module_class: ClassVar[type[pl.LightningModule]]  # a "package.module:Class" string becomes a LazyClass
     causal: ClassVar[bool] = False  # predicts step t from steps <= t: needs a unidirectional model
     tbptt_key: ClassVar[str] = "task.tbptt_steps"
     # what the `model` role must offer (seqlab/models/capabilities.py); causal comes from `causal` above
@@ -39,6 +69,8 @@ class Task:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("module_class"), str):
+            cls.module_class = LazyClass(cls.__dict__["module_class"])  # type: ignore[assignment]
         config = cls.__dict__.get("Config")
         if "name" not in cls.__dict__ and config is not None:
             default = {f.name: f.default for f in dataclasses.fields(config)}.get("name")

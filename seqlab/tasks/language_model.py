@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from seqlab.models.capabilities import Capabilities
 from seqlab.models.embedding_dropout import embedding_dropout
 from seqlab.models.output_layer import OutputLayer
 from seqlab.tasks.base import build_model
+from seqlab.tasks.language_model_options import LanguageModelOptions
 from seqlab.training.loggers import log_table
 from seqlab.training.tbptt import StepResult, TBPTTModule
 
@@ -46,20 +46,6 @@ class Codec(Protocol):
     def encode(self, text: str) -> torch.Tensor: ...
 
     def decode(self, ids: torch.Tensor | list[int]) -> str: ...
-
-
-@dataclass
-class LanguageModelOptions:
-    """The keys a word task adds to the shared language model (module docstring), each off by default; a task whose
-    ``Config`` is not one of these (the char LM) trains with these defaults."""
-
-    tie_weights: bool = False
-    softmax: str = "full"  # full | adaptive
-    cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])  # softmax=adaptive
-    embedding_dropout: float = 0.0
-    ar: float = 0.0
-    tar: float = 0.0
-    init_range: float | None = None  # every weight uniform in [-r, r] (Zaremba et al.: 0.1 small, 0.05 medium)
 
 
 class LanguageModelModule(TBPTTModule):

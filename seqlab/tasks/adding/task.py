@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import SyntheticDataConfig, TensorDataModule, adding_data, seeded_splits
+from seqlab.data.synthetic import SyntheticDataConfig, adding_data, seeded_splits
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
-from seqlab.tasks.sequence_module import SequenceModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.data.tensor_datamodule import TensorDataModule
+    from seqlab.tasks.sequence_module import SequenceModule
 
 
 @dataclass
@@ -30,7 +34,7 @@ class AddingTask(Task):
     needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
     Config = AddingConfig
-    module_class = SequenceModule
+    module_class = "seqlab.tasks.sequence_module:SequenceModule"  # imported when first read (seqlab/tasks/base.py)
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
@@ -44,6 +48,9 @@ class AddingTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
+        from seqlab.data.tensor_datamodule import TensorDataModule
+        from seqlab.tasks.sequence_module import SequenceModule
+
         task = task_config(cfg)
         d = task.data
         splits = seeded_splits(

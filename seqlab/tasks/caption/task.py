@@ -4,7 +4,7 @@ Attend and Tell), on generated scenes, a Karpathy split, a folder of captioned i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
@@ -16,11 +16,13 @@ from seqlab.models.capabilities import Needs
 from seqlab.models.soft_attention_decoder import INITS as SOFT_INITS
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.caption.config import CaptionConfig
-from seqlab.tasks.caption.data import CaptionDataModule
 from seqlab.tasks.caption.inference import CaptionInference
-from seqlab.tasks.caption.module import CaptionModule
 from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, default_image_encoder, recurrent_cell
 from seqlab.training.tbptt_check import check_positive
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.caption.data import CaptionDataModule
+    from seqlab.tasks.caption.module import CaptionModule
 
 DECODE_METHODS = CHECKED_METHODS  # seqlab/generation/checks.py
 
@@ -67,7 +69,7 @@ class CaptionTask(Task):
     """Image -> caption. The ``model`` group is the decoder's recurrent cell (``model=lstm``: an LSTM decoder)."""
 
     Config = CaptionTaskConfig
-    module_class = CaptionModule
+    module_class = "seqlab.tasks.caption.module:CaptionModule"  # imported when first read (seqlab/tasks/base.py)
     inference = CaptionInference
     causal = True  # the decoder writes word t from words < t: a bidirectional cell is refused
     needs = Needs(per_step=True, causal=True)
@@ -100,6 +102,9 @@ class CaptionTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[CaptionModule, CaptionDataModule]:
+        from seqlab.tasks.caption.data import CaptionDataModule
+        from seqlab.tasks.caption.module import CaptionModule
+
         task = task_config(cfg)
         data = CaptionDataModule(task)
         vocab = data.prepare()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
-from seqlab.tasks.charlm.data import CharDataModule
-from seqlab.tasks.charlm.module import CharLMModule
 from seqlab.tasks.inference import LanguageModelInference
 from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.charlm.data import CharDataModule
+    from seqlab.tasks.charlm.module import CharLMModule
 
 
 @dataclass
@@ -47,7 +50,7 @@ class CharLMTask(Task):
     """Character-level language modelling with truncated BPTT on a contiguous stream."""
 
     Config = CharLMConfig
-    module_class = CharLMModule
+    module_class = "seqlab.tasks.charlm.module:CharLMModule"  # imported when first read (seqlab/tasks/base.py)
     inference = LanguageModelInference
     causal = True
     needs = Needs(per_step=True, causal=True)
@@ -63,6 +66,9 @@ class CharLMTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[CharLMModule, CharDataModule]:
+        from seqlab.tasks.charlm.data import CharDataModule
+        from seqlab.tasks.charlm.module import CharLMModule
+
         data = CharDataModule(task_config(cfg))
         vocab = data.prepare()
         return CharLMModule(cfg, vocab.chars), data

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import SyntheticDataConfig, TensorDataModule, copy_data, seeded_splits
+from seqlab.data.synthetic import SyntheticDataConfig, copy_data, seeded_splits
 from seqlab.tasks.base import Task, task_config
-from seqlab.tasks.sequence_module import SequenceModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.data.tensor_datamodule import TensorDataModule
+    from seqlab.tasks.sequence_module import SequenceModule
 
 
 @dataclass
@@ -28,7 +32,7 @@ class CopyTask(Task):
     """Per-step classification; ``val/acc`` is the per-symbol accuracy on the copied part."""
 
     Config = CopyConfig
-    module_class = SequenceModule
+    module_class = "seqlab.tasks.sequence_module:SequenceModule"  # imported when first read (seqlab/tasks/base.py)
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
@@ -40,6 +44,9 @@ class CopyTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
+        from seqlab.data.tensor_datamodule import TensorDataModule
+        from seqlab.tasks.sequence_module import SequenceModule
+
         task = task_config(cfg)
         d = task.data
         splits = seeded_splits(

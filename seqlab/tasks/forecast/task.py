@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, is_bidirectional, task_config
-from seqlab.tasks.forecast.data import ForecastDataModule
-from seqlab.tasks.forecast.module import ForecastModule
 from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
 from seqlab.training.tbptt_check import check_positive
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.forecast.data import ForecastDataModule
+    from seqlab.tasks.forecast.module import ForecastModule
 
 MODES = ("direct", "autoregressive")
 LEVELS = ("global", "window")
@@ -48,7 +51,7 @@ class ForecastTask(Task):
     """Forecast a series' next value(s) from a window of its past, beside naive and seasonal-naive baselines."""
 
     Config = ForecastConfig
-    module_class = ForecastModule
+    module_class = "seqlab.tasks.forecast.module:ForecastModule"  # imported when first read (seqlab/tasks/base.py)
     causal = False  # a direct forecaster may read its window both ways; autoregressive mode is checked below
 
     @classmethod
@@ -98,6 +101,9 @@ class ForecastTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[ForecastModule, ForecastDataModule]:
+        from seqlab.tasks.forecast.data import ForecastDataModule
+        from seqlab.tasks.forecast.module import ForecastModule
+
         task = task_config(cfg)
         data = ForecastDataModule(task)
         info = data.prepare()

@@ -28,9 +28,9 @@ from seqlab.data.text_files import utf8_or_error
 from seqlab.data.tokenize import tokenize
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, DataError
+from seqlab.tasks.sentiment.sources import SOURCES
 from seqlab.training.ddp import BucketedSplits
 
-SOURCES = ("imdb", "uci", "csv")
 UCI_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
 POLARITY = {"0": "negative", "1": "positive"}  # imdb and uci label names
 Rows = list[tuple[str, str]]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
-from seqlab.tasks.sentiment.data import SOURCES, SentimentDataModule
 from seqlab.tasks.sentiment.inference import SentimentInference
-from seqlab.tasks.sentiment.module import SentimentModule
 from seqlab.tasks.sentiment.pooling import POOLINGS
+from seqlab.tasks.sentiment.sources import SOURCES
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.sentiment.data import SentimentDataModule
+    from seqlab.tasks.sentiment.module import SentimentModule
 
 TRUNCATIONS = ("head", "tail")
 
@@ -66,7 +70,7 @@ class SentimentTask(Task):
     """Many-to-one classification of a text (movie review) into one of the training labels."""
 
     Config = SentimentConfig
-    module_class = SentimentModule
+    module_class = "seqlab.tasks.sentiment.module:SentimentModule"  # imported when first read (seqlab/tasks/base.py)
     inference = SentimentInference
     causal = False
     needs = Needs(per_step=False, inputs=("embeddings", "ids"))  # pooled baselines and bag-of-words serve too
@@ -99,6 +103,9 @@ class SentimentTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SentimentModule, SentimentDataModule]:
+        from seqlab.tasks.sentiment.data import SentimentDataModule
+        from seqlab.tasks.sentiment.module import SentimentModule
+
         data = SentimentDataModule(task_config(cfg))
         vocab, labels = data.prepare()
         return SentimentModule(cfg, vocab.itos, labels), data

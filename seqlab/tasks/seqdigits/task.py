@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import TensorDataModule
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.seqdigits.data import MODES, as_sequences, load_image_folder, load_sklearn_digits, split_images
-from seqlab.tasks.sequence_module import SequenceModule
 from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.data.tensor_datamodule import TensorDataModule
+    from seqlab.tasks.sequence_module import SequenceModule
 
 
 @dataclass
@@ -40,7 +43,7 @@ class SeqDigitsTask(Task):
     needs = Needs(per_step=False)  # reads the last output: a pooled summary serves too
 
     Config = SeqDigitsConfig
-    module_class = SequenceModule
+    module_class = "seqlab.tasks.sequence_module:SequenceModule"  # imported when first read (seqlab/tasks/base.py)
 
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
@@ -58,6 +61,9 @@ class SeqDigitsTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
+        from seqlab.data.tensor_datamodule import TensorDataModule
+        from seqlab.tasks.sequence_module import SequenceModule
+
         task = task_config(cfg)
         d = task.data
         if d.path is None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig
 
 from seqlab.config.dry_build import dry_build
@@ -14,10 +16,12 @@ from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, build_model, task_config
 from seqlab.tasks.decoder_role import build_decoder, decoder_config
 from seqlab.tasks.translate.config import DIRECTIONS, NORMALIZATIONS, TOKENS, TranslateConfig
-from seqlab.tasks.translate.data import TranslationDataModule
 from seqlab.tasks.translate.inference import TranslateInference
-from seqlab.tasks.translate.module import TranslationModule
 from seqlab.training.tbptt_check import check_positive
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.translate.data import TranslationDataModule
+    from seqlab.tasks.translate.module import TranslationModule
 
 
 def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -34,7 +38,7 @@ class TranslateTask(Task):
     """Source sentence -> target sentence (English <-> French on eng-fra, or any TSV of pairs)."""
 
     Config = TranslateConfig
-    module_class = TranslationModule
+    module_class = "seqlab.tasks.translate.module:TranslationModule"  # imported when first read (seqlab/tasks/base.py)
     inference = TranslateInference
     causal = False  # the encoder reads the whole source: it may be bidirectional (the decoder is causal)
     needs = Needs(per_step=True, inputs=("embeddings",))  # attention reads the encoder's output at every step
@@ -77,6 +81,9 @@ class TranslateTask(Task):
 
     @classmethod
     def build(cls, cfg: JobConfig | DictConfig) -> tuple[TranslationModule, TranslationDataModule]:
+        from seqlab.tasks.translate.data import TranslationDataModule
+        from seqlab.tasks.translate.module import TranslationModule
+
         data = TranslationDataModule(task_config(cfg))
         data.prepare()
         tokenizers = {"source": data.src_tokenizer.state(), "target": data.tgt_tokenizer.state()}

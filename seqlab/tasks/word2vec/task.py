@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from omegaconf import DictConfig
 
@@ -13,9 +13,11 @@ from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.inference import WordVectorInference
-from seqlab.tasks.word2vec.data import Word2VecDataModule
-from seqlab.tasks.word2vec.module import Word2VecModule
 from seqlab.training.tbptt_check import check_positive
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.word2vec.data import Word2VecDataModule
+    from seqlab.tasks.word2vec.module import Word2VecModule
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class Word2VecTask(Task):
     left unused (``uses_encoder = False``; results.json's ``model_parameters`` is null)."""
 
     Config = Word2VecConfig
-    module_class = Word2VecModule
+    module_class = "seqlab.tasks.word2vec.module:Word2VecModule"  # imported when first read (seqlab/tasks/base.py)
     inference = WordVectorInference
     uses_encoder: ClassVar[bool] = False
     needs = Needs(per_step=False, inputs=("embeddings", "ids"))  # nothing: any model passes, and none is built
@@ -75,6 +77,9 @@ class Word2VecTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[Word2VecModule, Word2VecDataModule]:
+        from seqlab.tasks.word2vec.data import Word2VecDataModule
+        from seqlab.tasks.word2vec.module import Word2VecModule
+
         log.info("task word2vec trains no sequence model: model=%s is not used", cfg.model.name)
         data = Word2VecDataModule(task_config(cfg), seed=int(cfg.seed))
         vocab = data.prepare()

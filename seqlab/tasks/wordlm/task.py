@@ -4,6 +4,7 @@ AWD-style regularization, adaptive softmax, character-aware words and embeddings
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
@@ -14,10 +15,12 @@ from seqlab.models.capabilities import Needs
 from seqlab.models.char_words import CharWordConfig
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.inference import WordLanguageModelInference
-from seqlab.tasks.language_model import LanguageModelOptions
-from seqlab.tasks.wordlm.data import WordDataModule
-from seqlab.tasks.wordlm.module import WordLMModule
+from seqlab.tasks.language_model_options import LanguageModelOptions
 from seqlab.training.tbptt_check import check_positive, check_tbptt
+
+if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
+    from seqlab.tasks.wordlm.data import WordDataModule
+    from seqlab.tasks.wordlm.module import WordLMModule
 
 SOFTMAXES = ("full", "adaptive")
 WORD_INPUTS = ("lookup", "chars")
@@ -66,7 +69,7 @@ class WordLMTask(Task):
     """Word-level language modelling with truncated BPTT on a contiguous stream (``<eos>`` after every line)."""
 
     Config = WordLMConfig
-    module_class = WordLMModule
+    module_class = "seqlab.tasks.wordlm.module:WordLMModule"  # imported when first read (seqlab/tasks/base.py)
     inference = WordLanguageModelInference
     causal = True
     needs = Needs(per_step=True, causal=True)
@@ -103,6 +106,9 @@ class WordLMTask(Task):
 
     @classmethod
     def build(cls, cfg: JobConfig | DictConfig) -> tuple[WordLMModule, WordDataModule]:
+        from seqlab.tasks.wordlm.data import WordDataModule
+        from seqlab.tasks.wordlm.module import WordLMModule
+
         data = WordDataModule(task_config(cfg))
         vocab = data.prepare()
         return WordLMModule(cfg, vocab.itos), data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
@@ -15,8 +16,10 @@ from seqlab.api import (
     check_tbptt_applies,
     task_config,
 )
-from seqlab_parity.data import ParityDataModule
-from seqlab_parity.module import ParityModule
+
+if TYPE_CHECKING:  # imported in build: pre-flight checks a config without Lightning
+    from seqlab_parity.data import ParityDataModule
+    from seqlab_parity.module import ParityModule
 
 TARGETS = ("running", "final")
 
@@ -39,7 +42,7 @@ class ParityTask(Task):
     """Running parity (label every step; causal) or the parity of the whole sequence (one label)."""
 
     Config = ParityConfig  # name: "parity", from ParityConfig.name
-    module_class = ParityModule
+    module_class = "seqlab_parity.module:ParityModule"  # imported when first read
     causal = True  # for the default target=running; target=final accepts a bidirectional model
 
     @classmethod
@@ -67,4 +70,7 @@ class ParityTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[ParityModule, ParityDataModule]:
+        from seqlab_parity.data import ParityDataModule
+        from seqlab_parity.module import ParityModule
+
         return ParityModule(cfg), ParityDataModule(task_config(cfg))
