@@ -10,8 +10,8 @@ from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.charlm.data import CharDataModule
+from seqlab.tasks.charlm.inference import CharLMInference
 from seqlab.tasks.charlm.module import CharLMModule
-from seqlab.tasks.inference import LanguageModelInference
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 
@@ -48,7 +48,7 @@ class CharLMTask(Task):
 
     Config = CharLMConfig
     module_class = CharLMModule
-    inference = LanguageModelInference
+    inference = CharLMInference
     causal = True
     needs = Needs(per_step=True, causal=True)
 

@@ -10,6 +10,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, is_bidirectional, task_config
 from seqlab.tasks.forecast.data import ForecastDataModule
+from seqlab.tasks.forecast.inference import ForecastInference
 from seqlab.tasks.forecast.module import ForecastModule
 from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
 from seqlab.training.tbptt_check import check_positive
@@ -49,6 +50,7 @@ class ForecastTask(Task):
 
     Config = ForecastConfig
     module_class = ForecastModule
+    inference = ForecastInference
     causal = False  # a direct forecaster may read its window both ways; autoregressive mode is checked below
 
     @classmethod
