@@ -1,0 +1,57 @@
+"""``hydra/launcher=ray``: a sweep's jobs as Ray tasks, one folder per job, each asking Ray for its whole DDP job's
+CPUs or GPUs (hydra_plugins/seqlab_ray). The sweep itself runs on a local Ray instance (slow; needs seqlab[ray])."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+import yaml
+from conftest import TINY, run_cli
+from omegaconf import OmegaConf
+
+from hydra_plugins.seqlab_ray.ray_launcher import RayLauncher, job_resources
+from seqlab.errors import ConfigError
+
+
+def job(**trainer):
+    return OmegaConf.create({"trainer": {"devices": 1, "accelerator": "cpu", **trainer}, "hardware": {"threads": 2}})
+
+
+def test_a_job_asks_for_all_its_processes_so_it_stays_on_one_node():
+    assert job_resources(job(), None, None) == {"num_cpus": 2.0, "num_gpus": 0.0}
+    assert job_resources(job(devices=3, strategy="ddp"), None, None) == {"num_cpus": 6.0, "num_gpus": 0.0}
+    assert job_resources(job(devices=4, accelerator="gpu"), None, None) == {"num_cpus": 1.0, "num_gpus": 4.0}
+    assert job_resources(job(devices="auto"), None, None) == {"num_cpus": 2.0, "num_gpus": 0.0}
+    assert job_resources(job(devices=2), 1, 0.5) == {"num_cpus": 1.0, "num_gpus": 0.5}  # the launcher's keys win
+    with pytest.raises(ConfigError) as exc:
+        job_resources(job(num_nodes=2), None, None)
+    assert exc.value.key == "trainer.num_nodes" and "hardware=slurm" in str(exc.value)
+
+
+def test_without_ray_the_launcher_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
+    with pytest.raises(ConfigError, match=r"pip install 'seqlab\[ray\]'"):
+        RayLauncher().launch([["seed=1"]], 0)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'seqlab[ray]')")
+def test_a_two_job_sweep_runs_on_a_local_ray_instance(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(f"ROMEO: line {i} of a tiny play.\nJULIET: reply {i * 3}.\n" for i in range(90)))
+    sweep = tmp_path / "sweep"
+    argv = ["-m", "hydra/launcher=ray", "+hydra.launcher.init.num_cpus=2", "seed=1,2", f"task.data.path={corpus}"]
+    proc = run_cli([*argv, *TINY, "trainer.max_steps=2", "hardware.threads=1", f"hydra.sweep.dir={sweep}"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "run_on_ray pid=" in proc.stdout + proc.stderr  # the jobs ran in Ray workers
+    for num, seed in ((0, 1), (1, 2)):
+        folder = sweep / str(num)
+        hydra = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert hydra["job"]["id"] == f"ray_{num}" and hydra["overrides"]["task"][0] == f"seed={seed}"
+        results = json.loads((folder / "results.json").read_text())
+        assert results["run_dir"] == str(folder) and "test/loss" in results
+    summary = json.loads((sweep / "sweep_summary.json").read_text())
+    assert [job["status"] for job in summary["jobs"]] == ["ok", "ok"]
