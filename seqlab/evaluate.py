@@ -77,18 +77,23 @@ def check_out(out: str, ckpt_path: str) -> Path:
     return target
 
 
-def evaluate(ckpt_path: str, data: dict[str, Any] | None = None, out: str | None = None, device: str = "cpu") -> dict:
+def evaluate(
+    ckpt_path: str, data: dict[str, Any] | None = None, out: str | None = None, device: str = "cpu", quiet: bool = True
+) -> dict:
     """Score the run and write the JSON; returns what was written (``metrics``, ``checkpoint``, ``data``, ``out``).
-    Every argument and ``out`` are checked before the checkpoint is scored."""
+    Every argument and ``out`` are checked before the checkpoint is scored. ``quiet``: Lightning's own lines
+    (devices, tips, warnings) are not shown."""
     from seqlab.output_paths import writing
     from seqlab.session import load
+    from seqlab.session.in_process import _silenced
     from seqlab.tasks.evaluation import data_overrides
 
     target = check_out(out, ckpt_path) if out else None
     run = load(ckpt_path, device=device)
     data = dict(data or {})
     data_overrides(run.config, data)  # an unknown key fails here, before any work
-    metrics = run.test_metrics(**{k[len(DATA_PREFIX) :]: v for k, v in data.items()})
+    with _silenced(quiet):
+        metrics = run.test_metrics(**{k[len(DATA_PREFIX) :]: v for k, v in data.items()})
     target = target or default_output(run.checkpoint.absolute(), run.run_dir and run.run_dir.absolute())
     report = {
         "checkpoint": str(run.checkpoint.absolute()),
