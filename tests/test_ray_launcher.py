@@ -39,19 +39,22 @@ def test_without_ray_the_launcher_says_how_to_install_it(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'seqlab[ray]')")
-def test_a_two_job_sweep_runs_on_a_local_ray_instance(tmp_path):
+def test_a_two_job_sweep_runs_on_a_local_ray_instance_a_ddp_job_whole_in_one_folder(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("".join(f"ROMEO: line {i} of a tiny play.\nJULIET: reply {i * 3}.\n" for i in range(90)))
     sweep = tmp_path / "sweep"
-    argv = ["-m", "hydra/launcher=ray", "+hydra.launcher.init.num_cpus=2", "seed=1,2", f"task.data.path={corpus}"]
+    argv = ["-m", "hydra/launcher=ray", "+hydra.launcher.init.num_cpus=2", "hardware=cpu,ddp_cpu"]
+    argv += [f"task.data.path={corpus}"]
     proc = run_cli([*argv, *TINY, "trainer.max_steps=2", "hardware.threads=1", f"hydra.sweep.dir={sweep}"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "run_on_ray pid=" in proc.stdout + proc.stderr  # the jobs ran in Ray workers
-    for num, seed in ((0, 1), (1, 2)):
+    for num, hardware in ((0, "cpu"), (1, "ddp_cpu")):
         folder = sweep / str(num)
         hydra = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]
-        assert hydra["job"]["id"] == f"ray_{num}" and hydra["overrides"]["task"][0] == f"seed={seed}"
+        assert hydra["job"]["id"] == f"ray_{num}" and hydra["overrides"]["task"][0] == f"hardware={hardware}"
         results = json.loads((folder / "results.json").read_text())
         assert results["run_dir"] == str(folder) and "test/loss" in results
+    assert (sweep / "1" / "ddp_rank_1.log").is_file() and not (sweep / "0" / "ddp_rank_1.log").exists()
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]  # the DDP job's ranks share its folder
     summary = json.loads((sweep / "sweep_summary.json").read_text())
     assert [job["status"] for job in summary["jobs"]] == ["ok", "ok"]
