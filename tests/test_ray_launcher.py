@@ -6,13 +6,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import types
 
 import pytest
 import yaml
 from conftest import TINY, run_cli
 from omegaconf import OmegaConf
 
-from hydra_plugins.seqlab_ray.ray_launcher import RayLauncher, job_resources
+from hydra_plugins.seqlab_ray.ray_launcher import job_resources
 from seqlab.errors import ConfigError
 
 
@@ -31,10 +32,33 @@ def test_a_job_asks_for_all_its_processes_so_it_stays_on_one_node():
     assert exc.value.key == "trainer.num_nodes" and "hardware=slurm" in str(exc.value)
 
 
-def test_without_ray_the_launcher_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
-    with pytest.raises(ConfigError, match=r"pip install 'seqlab\[ray\]'"):
-        RayLauncher().launch([["seed=1"]], 0)
+@pytest.mark.parametrize(
+    ("ray_module", "extra", "key", "fragment"),
+    [
+        (None, [], "hydra/launcher", "pip install 'seqlab[ray]'"),  # import ray fails
+        (types.ModuleType("ray"), ["trainer.num_nodes=2"], "trainer.num_nodes", "hardware=slurm"),
+    ],
+)
+def test_a_sweep_ray_cannot_run_ends_with_one_error_before_anything_is_written(
+    tmp_path, monkeypatch, ray_module, extra, key, fragment
+):
+    from seqlab.cli import launch
+    from seqlab.session.in_process import isolated
+
+    monkeypatch.setitem(sys.modules, "ray", ray_module)
+    sweep = tmp_path / "sweep"
+    with isolated(tmp_path), pytest.raises(ConfigError) as exc:
+        launch(["-m", "hydra/launcher=ray", "seed=1,2", *extra, f"hydra.sweep.dir={sweep}"], in_process=True)
+    assert exc.value.key == key and fragment in str(exc.value)
+    assert not sweep.exists() or not any(sweep.iterdir())  # at most the folder seqlab claims as the sweep starts
+
+
+def test_the_command_line_says_it_in_one_line_with_exit_code_2(tmp_path):
+    has_ray = importlib.util.find_spec("ray") is not None  # with ray: the multi-node refusal; without: the install
+    extra, key = (["trainer.num_nodes=2"], "trainer.num_nodes") if has_ray else ([], "hydra/launcher")
+    proc = run_cli(["-m", "hydra/launcher=ray", "seed=1,2", *extra], cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"seqlab: error: {key}: "), proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow
