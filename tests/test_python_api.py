@@ -147,7 +147,7 @@ def test_a_method_the_task_lacks_is_one_clear_error(charlm):
     run = seqlab.load(charlm.checkpoint)
     with pytest.raises(MethodUnavailable) as exc:
         run.translate(["bonjour"])
-    assert str(exc.value) == "translate: task 'charlm' has no translate() (it offers: generate)"
+    assert str(exc.value) == "translate: task 'charlm' has no translate() (it offers: generate, evaluate)"
     assert exc.value.key == "translate"
     assert not hasattr(run, "caption") and hasattr(run, "generate")
 
@@ -183,7 +183,7 @@ def test_load_translates_alone_and_as_an_ensemble_like_the_tool(tmp_path_factory
 
     result = seqlab.train(*TRANSLATE, cwd=tmp_path_factory.mktemp("translate"), quiet=True)
     run = result.load("last")
-    assert run.offers == ("translate",)
+    assert run.offers == ("translate", "evaluate")
     out = run.translate(["1 2 3", "4 5"], method="greedy")
     assert len(out) == 2 and all(isinstance(t.text, str) for t in out)
     ensemble = run.translate(["1 2 3", "4 5"], method="greedy", ensemble=[run])

@@ -3,7 +3,13 @@
 Each task class names its inference class (``Task.inference``); the class lists the methods it offers in
 ``offers``. Asking a loaded run for a method its task does not offer is one :class:`MethodUnavailable` line naming
 the method, the task and what it offers (it is also an AttributeError, so ``hasattr`` stays honest). The shared
-capabilities of several tasks live here: text generation for language models and word vectors.
+capabilities of several tasks live here: scoring on a test set (``evaluate`` / ``test_metrics``, every task with a
+test step), text generation for language models and word vectors.
+
+``test_metrics(**data_keys)`` is the one name every task has: the ``test/*`` metrics of the run on the test split of
+its data, with ``task.data.<key>`` replaced by the keyword arguments (``path="new.txt"``). ``evaluate`` is the same for
+every task except the word-vector ones, where it keeps its meaning (analogy and similarity on vector files):
+``word2vec`` and ``wordlm`` score their test split (loss, perplexity) through ``test_metrics``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ class Inference:
     """A task's trained module with its inference methods. ``module``: the LightningModule (eval mode),
     ``config``: its composed config, ``checkpoint``: the file it came from, ``run_dir``: the run folder (or None)."""
 
-    offers: ClassVar[tuple[str, ...]] = ()  # the inference methods this task's runs have
+    offers: ClassVar[tuple[str, ...]] = ("evaluate",)  # the inference methods this task's runs have
 
     def __init__(self, module: Any, checkpoint: Path, run_dir: Path | None = None, device: str = "cpu") -> None:
         self.module = module
@@ -37,6 +43,23 @@ class Inference:
     def task(self) -> str:
         return str(self.config.task.name)
 
+    def trained_builds(self) -> list[tuple[Any, str, list[Any]]]:
+        """What the task's DataModule learns from its data and must take from the run when it scores one:
+        ``(owner, builder, the run's objects in the order the DataModule builds them)`` (seqlab/tasks/evaluation.py).
+        Empty for a task whose data module learns nothing (synthetic tasks)."""
+        return []
+
+    def test_metrics(self, **data: Any) -> dict[str, float]:
+        """The run's ``test/*`` metrics on the test split of its data, ``task.data.<key>`` replaced by ``data``
+        (e.g. ``path="new.txt"``); encoded with the run's vocabularies (unknown words read as ``<unk>``)."""
+        from seqlab.tasks.evaluation import test_metrics
+
+        return test_metrics(self, {f"task.data.{k}": v for k, v in data.items()})
+
+    def evaluate(self, **data: Any) -> dict[str, float]:
+        """:meth:`test_metrics` (word-vector tasks evaluate their vectors instead)."""
+        return self.test_metrics(**data)
+
     def __getattr__(self, name: str) -> Any:  # only called for names the class does not have
         if name.startswith("_") or "config" not in self.__dict__:
             raise AttributeError(name)
@@ -46,6 +69,13 @@ class Inference:
     def __repr__(self) -> str:
         model = self.config.model.name
         return f"<seqlab run: task {self.task}, model {model}, {self.checkpoint}; offers {self.offers}>"
+
+
+def vocabularies(*lists: list[str]) -> tuple[Any, str, list[Any]]:
+    """``Vocab.build`` returning the run's vocabularies (``itos`` lists), in order."""
+    from seqlab.data.vocab import Vocab
+
+    return (Vocab, "build", [Vocab(list(itos)) for itos in lists])
 
 
 class TextGeneration:
@@ -71,6 +101,10 @@ class WordVectorQueries:
         return self.module.word_vectors()
 
     def evaluate(self: Any, data_dir: str | None = None) -> dict[str, Any]:
+        """:meth:`evaluate_vectors` (the test split's loss and perplexity: ``test_metrics``)."""
+        return self.evaluate_vectors(data_dir)
+
+    def evaluate_vectors(self: Any, data_dir: str | None = None) -> dict[str, Any]:
         """Analogy accuracy and word-similarity Spearman on the files in ``data_dir`` (default
         ``$SEQLAB_DATA_DIR/word-similarity-analogy``); DataError when there are none."""
         from seqlab import vectors as wv
@@ -84,15 +118,21 @@ class WordVectorQueries:
 
 
 class LanguageModelInference(Inference, TextGeneration):
-    offers = ("generate",)
+    offers = ("generate", "evaluate")
 
 
-class WordVectorInference(Inference, WordVectorQueries):
+class WordVectorInference(WordVectorQueries, Inference):
     offers = ("embeddings", "evaluate")
 
+    def trained_builds(self) -> list[tuple[Any, str, list[Any]]]:
+        return [vocabularies(self.module.hparams["vocab"])]
 
-class WordLanguageModelInference(Inference, TextGeneration, WordVectorQueries):
+
+class WordLanguageModelInference(WordVectorQueries, Inference, TextGeneration):
     offers = ("generate", "embeddings", "evaluate")
+
+    def trained_builds(self) -> list[tuple[Any, str, list[Any]]]:
+        return [vocabularies(self.module.hparams["vocab"])]
 
 
 def decode_overrides(

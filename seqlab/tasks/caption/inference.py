@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import ConfigError
-from seqlab.tasks.inference import Inference, decode_overrides
+from seqlab.tasks.inference import Inference, decode_overrides, vocabularies
 
 
 class CaptionInference(Inference):
-    offers = ("caption",)
+    offers = ("caption", "evaluate")
+
+    def trained_builds(self) -> list[tuple[Any, str, list[Any]]]:
+        return [vocabularies(self.module.hparams["itos"])]
 
     def caption(
         self,

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
-from seqlab.tasks.inference import LanguageModelInference
+from seqlab.tasks.charlm.inference import CharLMInference
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
@@ -51,7 +51,7 @@ class CharLMTask(Task):
 
     Config = CharLMConfig
     module_class = "seqlab.tasks.charlm.module:CharLMModule"  # imported when first read (seqlab/tasks/base.py)
-    inference = LanguageModelInference
+    inference = CharLMInference
     causal = True
     needs = Needs(per_step=True, causal=True)
 

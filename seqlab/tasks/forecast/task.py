@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, is_bidirectional, task_config
+from seqlab.tasks.forecast.inference import ForecastInference
 from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
 from seqlab.training.tbptt_check import check_positive
 
@@ -52,6 +53,7 @@ class ForecastTask(Task):
 
     Config = ForecastConfig
     module_class = "seqlab.tasks.forecast.module:ForecastModule"  # imported when first read (seqlab/tasks/base.py)
+    inference = ForecastInference
     causal = False  # a direct forecaster may read its window both ways; autoregressive mode is checked below
 
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import ConfigError
-from seqlab.tasks.inference import Inference, decode_overrides
+from seqlab.tasks.inference import Inference, decode_overrides, vocabularies
 
 MAX_PLOTTED = 6  # sentences drawn by attention_plot
 MAX_SOURCE_TOKENS = 250  # longest source sentence translated (decoding time grows with its square)
@@ -33,7 +33,15 @@ def check_request(
 
 
 class TranslateInference(Inference):
-    offers = ("translate",)
+    offers = ("translate", "evaluate")
+
+    def trained_builds(self) -> list[tuple[Any, str, list[Any]]]:
+        """Both vocabularies and both tokenizers of the run (source first, as the DataModule builds them)."""
+        from seqlab.tasks.translate import data
+
+        hp = self.module.hparams
+        tokenizers = [self.module.src_tokenizer, self.module.tgt_tokenizer]
+        return [vocabularies(hp["src_itos"], hp["tgt_itos"]), (data, "build_tokenizer", tokenizers)]
 
     def translate(
         self,
