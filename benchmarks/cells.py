@@ -85,7 +85,8 @@ def worker(spec: dict) -> list[dict]:
         torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     device, batch = spec["device"], spec["batch"]
-    x = torch.randn(batch, spec["length"], spec["hidden"], device=device, requires_grad=True)
+    dtype = getattr(torch, spec.get("dtype", "float32"))
+    x = torch.randn(batch, spec["length"], spec["hidden"], device=device, dtype=dtype, requires_grad=True)
 
     def sync() -> None:
         if device == "cuda":
@@ -102,7 +103,7 @@ def worker(spec: dict) -> list[dict]:
 
     steps, warmup, iters = {}, {}, {}
     for impl in spec["impls"]:
-        steps[impl] = make_step(build(impl, spec["mode"], spec["hidden"], device))
+        steps[impl] = make_step(build(impl, spec["mode"], spec["hidden"], device).to(dtype))
         start = time.perf_counter()
         for _ in range(2):
             steps[impl]()
@@ -128,6 +129,7 @@ def worker(spec: dict) -> list[dict]:
         rows.append(
             {
                 **{k: spec[k] for k in ("mode", "hidden", "length", "batch", "device")},
+                "dtype": str(dtype).removeprefix("torch."),
                 "impl": impl,
                 "seconds_per_step": best[impl],
                 "tokens_per_s": batch * spec["length"] / best[impl],
