@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.results import FAILED_FILE, write_json
@@ -168,7 +168,7 @@ class RunFolderClaim(Callback):
         resumed = kind == "sweep" and config.get("resume_sweep") not in (None, "", "null")
         key = "resume_sweep" if resumed else f"hydra.{kind}.dir"
         try:  # one writer: lock first, then look again (another process may have written here since the pre-check)
-            lock_folder(folder, key)
+            lock_folder(folder, key, shared=kind == "sweep" and shares_its_folder(config))
             if kind == "run":
                 refuse_clashes(folder, key, str(config.hydra.job.name))
             elif not resumed:
@@ -179,6 +179,12 @@ class RunFolderClaim(Callback):
             sys.exit(2)
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra[kind].dir = str(folder)
+
+
+def shares_its_folder(config: DictConfig) -> bool:
+    """A search whose workers share one sweep folder: seqlab's Optuna sweeper (its study in a database hands each
+    worker its own trials, so its own job folders; hydra_plugins/seqlab_sweeper)."""
+    return str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).endswith(".SeqlabOptunaSweeper")
 
 
 def _drop_claim(folder: Path) -> None:

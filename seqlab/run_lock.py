@@ -5,6 +5,11 @@ the rest of its life; the file records the holder (pid, host, start time). The k
 holder exits in any way (``kill -9`` included), so a lock file left by a dead process is stale by construction and
 the next writer simply takes it. A second run, ``resume=``, ``resume_sweep=`` or sweep on a held folder is refused
 with one line naming the holder (:func:`lock_folder`, :func:`check_not_in_use`), before it writes anything.
+
+The one exception is a search whose study lives in a database (the Optuna sweeper): its workers share the sweep
+folder, each taking a shared lock (``shared=True``), because Optuna hands each of them different trials and so
+different job folders. An exclusive writer (a run, a grid sweep or its ``resume_sweep=``) and the workers still
+exclude each other.
 """
 
 from __future__ import annotations
@@ -23,15 +28,16 @@ LOCK_FILE = ".seqlab.lock"
 _held: dict[Path, int] = {}  # folder -> the open lock file descriptor, kept open for the life of the process
 
 
-def lock_folder(folder: Path, key: str) -> None:
-    """Take ``folder``'s lock for this process (a no-op when it holds it already). Raises ConfigError on ``key``
-    naming the holder when another live process holds it."""
+def lock_folder(folder: Path, key: str, shared: bool = False) -> None:
+    """Take ``folder``'s lock for this process (a no-op when it holds it already): exclusive, or ``shared`` with
+    other workers of one study. Raises ConfigError on ``key`` naming the holder when another live process holds it
+    in a way that excludes this one."""
     folder = Path(folder).absolute()
     if folder in _held:
         return
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _read_holder(fd)
         os.close(fd)

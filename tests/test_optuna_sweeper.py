@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -164,18 +165,29 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
+def wait_for(job: Path, worker: subprocess.Popen) -> None:
+    """Until ``worker`` has started the job in folder ``job``."""
+    deadline = time.time() + 120
+    while not (job / ".hydra" / "overrides.yaml").is_file():
+        assert worker.poll() is None and time.time() < deadline, worker.communicate()[1][-3000:]
+        time.sleep(0.2)
+
+
 def two_workers(tmp_path: Path, corpus: Path, storage: list[str]) -> tuple[Path, list[str], object]:
-    """Worker 1 starts a 6-trial search in a fixed folder; worker 2 joins it once its first trial runs."""
+    """Worker 1 starts a 6-trial search in a fixed folder; worker 2 joins it while worker 1 runs its first trial."""
     sweep = tmp_path / "sweep"
     # long enough trials (no pruning) that the first worker is still at it when the second has started
     args = [*SWEEP, "hydra.sweeper.n_trials=6", "trainer.max_steps=160", "hydra.sweeper.pruner=none"]
     args += [f"task.data.path={corpus}", *storage]
     first = start([*args, f"hydra.sweep.dir={sweep}"], tmp_path)
-    deadline = time.time() + 120
-    while not (sweep / "0" / ".hydra" / "overrides.yaml").is_file():
-        assert first.poll() is None and time.time() < deadline, first.communicate()[1][-3000:]
-        time.sleep(0.2)
-    second = start([*args, f"resume_sweep={sweep}"], tmp_path)
+    wait_for(sweep / "0", first)
+    # the first worker is paused until the second has asked for a trial: both run trials however slow the machine
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = start([*args, f"resume_sweep={sweep}"], tmp_path)
+        wait_for(sweep / "1", second)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     outs = [p.communicate(timeout=600) for p in (first, second)]
     for proc, (_, err) in zip((first, second), outs):
         assert proc.returncode == 0, err[-3000:]
