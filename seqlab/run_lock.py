@@ -42,10 +42,21 @@ def lock_folder(folder: Path, key: str, shared: bool = False) -> None:
         holder = _read_holder(fd)
         os.close(fd)
         raise _in_use(folder, key, holder) from None
-    record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}) + "\n"
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, record.encode(), 0)
+    if not shared or _alone(fd):  # a worker joining others keeps the record of one that is still there
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}) + "\n"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record.encode(), 0)
     _held[folder] = fd
+
+
+def _alone(fd: int) -> bool:
+    """Whether this shared holder is the only one (its lock is upgraded for a moment, then shared again)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return True
 
 
 def check_not_in_use(folder: Path, key: str) -> None:

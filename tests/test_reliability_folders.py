@@ -113,15 +113,41 @@ def test_a_folder_held_by_a_live_process_is_refused_naming_it_and_a_dead_ones_lo
         release(folder)
 
 
-def hold(folder: Path) -> subprocess.Popen:
-    """Another process that takes ``folder``'s lock and keeps it until killed."""
+def hold(folder: Path, shared: bool = False) -> subprocess.Popen:
+    """Another process that takes ``folder``'s lock (``shared``: as a worker of one Optuna study) and keeps it until
+    killed."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from seqlab.run_lock import lock_folder; "
-         f"lock_folder({str(folder)!r}, 'x'); print('held', flush=True); time.sleep(60)"],
+         f"lock_folder({str(folder)!r}, 'x', shared={shared}); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
     return holder
+
+
+def test_workers_of_one_study_share_a_folder_that_an_exclusive_writer_cannot_take(tmp_path):
+    from omegaconf import OmegaConf
+
+    from seqlab.run_folder import shares_its_folder
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    worker = hold(folder, shared=True)
+    try:
+        lock_folder(folder, "resume_sweep", shared=True)  # a second worker joins
+        release(folder)
+        with pytest.raises(ConfigError, match=rf"^hydra.sweep.dir: .* in use .*pid {worker.pid}"):
+            lock_folder(folder, "hydra.sweep.dir")  # a grid sweep (or a run) needs the folder to itself
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    optuna = OmegaConf.create(
+        {"hydra": {"sweeper": {"_target_": "hydra_plugins.seqlab_sweeper.sweepers.SeqlabOptunaSweeper"}}}
+    )
+    grid = OmegaConf.create(
+        {"hydra": {"sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"}}}
+    )
+    assert shares_its_folder(optuna) and not shares_its_folder(grid)
 
 
 def test_a_refused_claim_leaves_the_folder_to_the_process_that_holds_it(tmp_path):
