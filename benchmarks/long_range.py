@@ -54,7 +54,7 @@ def configs(quick: bool, length: int, tasks: list[str]) -> list[tuple[str, int, 
 
 def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, run_dir: Path) -> dict:
     from seqlab.errors import TrainingDiverged
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     synthetic = task_overrides[0] != "task=seqdigits"  # adding/copy: one epoch of fresh sequences
     sizes = (

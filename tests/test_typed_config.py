@@ -87,7 +87,7 @@ def test_validation_runs_once_per_job_in_process(tmp_path, tiny_corpus, monkeypa
     argv = [*TINY, f"task.data.path={tiny_corpus}", "logger=none", "hardware.threads=1", f"hydra.run.dir={run_dir}"]
     monkeypatch.setattr(sys, "argv", ["seqlab", *argv])
     GlobalHydra.instance().clear()
-    from seqlab.cli import main
+    from seqlab.cli.command import main
 
     try:
         main()
@@ -170,7 +170,7 @@ def test_the_stop_line_names_the_limit_that_ends_the_run():
 
 
 def test_a_run_says_at_start_that_its_epochs_stop_it_before_the_step_cap(tmp_path, caplog, one_thread):
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     cfg = compose_config(
         [

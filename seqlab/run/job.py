@@ -17,8 +17,8 @@ from seqlab.config.lightning_errors import trainer_arguments_checked
 from seqlab.config.validate import validated_job
 from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
-from seqlab.resume import resolve_resume
-from seqlab.run_summary import print_summary
+from seqlab.run.resume import resolve_resume
+from seqlab.run.summary import print_summary
 from seqlab.training.atomic_checkpoint import remove_stale_partials
 from seqlab.training.ddp import (
     gather_objects,

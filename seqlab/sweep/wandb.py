@@ -22,7 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from omegaconf import OmegaConf
 
-from seqlab.cli_args import parse_key_values
+from seqlab.cli.args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
 
 COMMAND = ["${env}", "${interpreter}", "-m", "seqlab", "${args_no_hyphens}"]
@@ -167,7 +167,7 @@ def build_sweep(
     """The W&B sweep config of ``python -m seqlab -m OVERRIDES``, and the overrides left out (Hydra's sweeper and
     launcher settings)."""
     from seqlab.config.preflight import preflight
-    from seqlab.report import direction
+    from seqlab.report.runs import direction
 
     overrides = [o for o in overrides if o not in ("-m", "--multirun")]
     preflight(["-m", *overrides])  # unknown presets, options and keys: one line

@@ -127,7 +127,7 @@ class TaskContract:
         return results
 
     def test_trains_and_writes_results(self, tmp_path: Path) -> None:
-        from seqlab.run import run
+        from seqlab.run.job import run
 
         cfg = self.run_config(tmp_path)
         run_dir = tmp_path / "run"
