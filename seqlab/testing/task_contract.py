@@ -2,7 +2,7 @@
 
 Subclass it (class name starting with ``Test``), set ``task_name`` and, in ``overrides``, the settings that make the
 task tiny (batch size, sequence length, data size). ``data_overrides(tmp_path)`` may write data files and return
-the overrides that point at them. The run trains a few steps in-process through :func:`seqlab.run.run` (what the CLI
+the overrides that point at them. The run trains a few steps in-process through :func:`seqlab.run.job.run` (what the CLI
 calls after composing) and must write results.json; ``test_cli_run`` (marked slow) goes through ``python -m seqlab``.
 """
 
