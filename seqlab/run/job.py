@@ -69,7 +69,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
                 resumed_from=ckpt_path,
                 overrides={**eval_limits(cfg), **own_sampler},
             )
-        wandb_on = "wandb" in cfg.logger_kinds  # the logger group's choice, not the logger objects' types
+        wandb_on = "wandb" in job.logger_kinds  # the logger group's choice, not the logger objects' types
         if wandb_on:
             _remember_wandb_run(trainer, run_dir)
         with rank_errors_shared(run_dir, trainer):  # DDP: an error on one rank ends every rank (one line)
