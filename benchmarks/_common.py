@@ -22,7 +22,7 @@ def options(argv: list[str], spec: dict[str, tuple[type, Any]], doc: str | None)
     if "-h" in argv or "--help" in argv:
         print((doc or "").strip())
         raise SystemExit(0)
-    from seqlab.cli_args import parse_key_values
+    from seqlab.cli.args import parse_key_values
 
     return parse_key_values(argv, spec)
 

@@ -90,7 +90,7 @@ def overrides(a: dict, name: str) -> list[str]:
 
 def main(argv: list[str]) -> None:
     from seqlab.checkpoint import load_module
-    from seqlab.run import run
+    from seqlab.run.job import run
     from seqlab.tasks.caption.data import CaptionDataModule
 
     a = options(argv, SPEC, __doc__)

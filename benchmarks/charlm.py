@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, publish, seqlab_config  # noqa: E402
 
-from seqlab.run import run  # noqa: E402
+from seqlab.run.job import run  # noqa: E402
 
 
 def main(argv: list[str]) -> None:

@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_model, markdown_table, options, seqlab_config, write_json  # noqa: E402
 
-from seqlab.run import run  # noqa: E402
+from seqlab.run.job import run  # noqa: E402
 
 SPEC = {
     "models": (str, "rnn,lstm,gru"),

@@ -4,7 +4,7 @@
     python benchmarks/long_range.py --steps 100 --quick   # adding T=50 and copy delay 10 only
     python benchmarks/long_range.py --tasks seqdigits --merge  # 8x8 digits read pixel by pixel (T=64)
 
-Every (task, length, model) is one seqlab run (``seqlab.run.run``, the same code as ``python -m seqlab``) with
+Every (task, length, model) is one seqlab run (``seqlab.run.job.run``, the same code as ``python -m seqlab``) with
 ``callbacks=grad_flow``: one layer of ``--hidden`` units, Adam (``--lr``, clip_grad_norm 1.0), batch ``--batch-size``,
 ``--steps`` optimizer steps (one epoch over ``steps * batch`` seeded training sequences), full BPTT, then
 validation and test on 500 fixed sequences each. Reported: adding, test MSE (always answering 1.0 scores 1/6 ~ 0.167);
@@ -54,7 +54,7 @@ def configs(quick: bool, length: int, tasks: list[str]) -> list[tuple[str, int, 
 
 def one_run(task_overrides: list[str], variant: str, args: argparse.Namespace, run_dir: Path) -> dict:
     from seqlab.errors import TrainingDiverged
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     synthetic = task_overrides[0] != "task=seqdigits"  # adding/copy: one epoch of fresh sequences
     sizes = (

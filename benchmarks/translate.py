@@ -117,7 +117,7 @@ def _best(run_dir: Path) -> Path:
 
 
 def train(name: str, overrides: list[str], root: Path) -> dict:
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     started = time.time()
     results = run(seqlab_config(overrides), root / "runs" / name)

@@ -166,8 +166,8 @@ def overrides(a: dict, name: str) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    from seqlab.report import curve, read_run
-    from seqlab.run import run
+    from seqlab.report.runs import curve, read_run
+    from seqlab.run.job import run
 
     a = options(argv, SPEC, __doc__)
     torch.set_num_threads(a["threads"])

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seqlab.cli_args import parse_key_values
+from seqlab.cli.args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
 
 SPEC = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from seqlab.cli_args import parse_key_values
+from seqlab.cli.args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
 
 SPEC = {

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seqlab.cli_args import parse_key_values
+from seqlab.cli.args import parse_key_values
 from seqlab.errors import ConfigError, SeqlabError
 
 SPEC = {

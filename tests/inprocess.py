@@ -34,7 +34,7 @@ PYTHON_WARNING_FILTERS = (
     ("ignore", ResourceWarning, ""),
 )
 # the module whose main() ``python -m NAME`` runs, where __main__ only forwards to it
-ENTRY_MODULES = {"seqlab": "seqlab.cli"}
+ENTRY_MODULES = {"seqlab": "seqlab.cli.command", "seqlab.report": "seqlab.report.command"}
 
 
 def _loggers() -> list[logging.Logger]:
@@ -67,7 +67,7 @@ def _process_state_restored(cwd: Path, argv: list[str], env: dict[str, str]) -> 
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    import seqlab.sweep_summary as sweep_summary
+    import seqlab.sweep.summary as sweep_summary
     from seqlab.training import threads as seqlab_threads
 
     saved_cwd, saved_argv, saved_env = os.getcwd(), sys.argv[:], dict(os.environ)

@@ -13,7 +13,7 @@ from PIL import Image
 from seqlab.checkpoint import load_module
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
-from seqlab.run import run
+from seqlab.run.job import run
 from seqlab.tasks.caption.scenes import SceneObject
 from seqlab.tasks.caption.scoring import (
     attention_in_box,

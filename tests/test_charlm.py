@@ -11,7 +11,7 @@ from conftest import TINY, compose_config
 
 from seqlab.checkpoint import load_module
 from seqlab.generate import generate
-from seqlab.run import run
+from seqlab.run.job import run
 from seqlab.tasks.charlm.data import CharVocab, split_stream
 from seqlab.training.stream import StreamBatches
 

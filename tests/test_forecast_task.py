@@ -14,7 +14,7 @@ from conftest import compose_config, run_cli, run_dirs
 from seqlab.checkpoint import load_module
 from seqlab.config.preflight import preflight
 from seqlab.errors import ConfigError
-from seqlab.run import run
+from seqlab.run.job import run
 
 FAST = [
     "model.hidden_size=16",

@@ -3,7 +3,8 @@ models import neither tasks nor training; training imports no task; data imports
 the search module imports no task; the config layer imports no task or training code; a task never imports
 another task. The public plugin API (``seqlab.api``) is imported by no seqlab module but the contract suites
 (``seqlab.testing``), so it can re-export anything without a cycle; and every file under ``plugins/`` imports only
-``seqlab.api`` and ``seqlab.testing`` of seqlab."""
+``seqlab.api`` and ``seqlab.testing`` of seqlab. And no import cycle: the graph of module-level imports (what runs
+when a module is first imported, its parent packages included) has none."""
 
 from __future__ import annotations
 
@@ -50,6 +51,94 @@ def imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def module_level_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of the imports that run when the module is imported: not those inside a function (deferred)
+    nor under ``if TYPE_CHECKING:``; ``from pkg import name`` counts ``pkg`` and, where it is one, ``pkg.name``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    here = module_name(path).split(".")
+    found: list[tuple[int, str]] = []
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+            elif isinstance(node, ast.Import):
+                found.extend((node.lineno, alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = here[: len(here) - node.level + (1 if path.name == "__init__.py" else 0)]
+                    name = ".".join([*base, node.module] if node.module else base)
+                else:
+                    name = node.module or ""
+                found.append((node.lineno, name))
+                found.extend((node.lineno, f"{name}.{alias.name}") for alias in node.names)
+            else:
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    visit(getattr(node, field, []))
+
+    visit(tree.body)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """seqlab module -> the seqlab modules importing it imports (parent packages of each target included)."""
+    modules = {module_name(path): path for path in sources()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for _, mod in module_level_imports(path):
+            parts = mod.split(".")
+            targets |= {".".join(parts[:n]) for n in range(1, len(parts) + 1)} & modules.keys()
+        parents = {".".join(name.split(".")[:n]) for n in range(1, name.count(".") + 1)}
+        graph[name] = targets - {name} - parents  # a package's own submodules may import the package
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles: each strongly connected group of two or more modules, shown as one cycle through it."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def connect(node: str) -> None:  # Tarjan
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                top = stack.pop()
+                group.add(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    found = []
+    for group in groups:  # walk from the smallest name back to itself inside the group
+        start = min(group)
+        path, seen = [start], {start}
+        while True:
+            nxt = min(n for n in graph[path[-1]] if n in group and (n == start or n not in seen))
+            path.append(nxt)
+            if nxt == start:
+                break
+            seen.add(nxt)
+        found.append(path)
+    return sorted(found)
+
+
 def sources() -> list[Path]:
     return sorted(p for p in PACKAGE.rglob("*.py") if "conf" not in p.relative_to(PACKAGE).parts)
 
@@ -93,6 +182,32 @@ def test_the_check_finds_a_forbidden_import(tmp_path, monkeypatch, source, expec
     monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
     (found,) = violations()
     assert found.startswith("seqlab.models.bad:") and expected in found
+
+
+def test_no_import_cycles():
+    """Importing any seqlab module never re-enters a module still being imported (deferred imports inside
+    functions, for a fast start, are not counted)."""
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_planted_cycle(tmp_path, monkeypatch):
+    """The checker itself: a.py importing b at its top and b.py importing a (through ``from seqlab.x import a``) is
+    one cycle; an import inside a function or under TYPE_CHECKING, and a package's submodule importing its package,
+    are not."""
+    fake = tmp_path / "seqlab"
+    (fake / "x").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "x" / "__init__.py").write_text("from seqlab.x.c import C\n")
+    (fake / "x" / "a.py").write_text("import seqlab.x.b\n")
+    (fake / "x" / "b.py").write_text("from seqlab.x import a\n")
+    (fake / "x" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nimport seqlab.x\nif TYPE_CHECKING:\n    import seqlab.x.d\nC = 1\n"
+    )
+    (fake / "x" / "d.py").write_text("def f():\n    import seqlab.x.c\nimport seqlab.x.c\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    assert cycles(import_graph()) == [["seqlab.x.a", "seqlab.x.b", "seqlab.x.a"]]
+    (fake / "x" / "b.py").write_text("def f():\n    from seqlab.x import a\n")
+    assert cycles(import_graph()) == []
 
 
 def plugin_violations() -> list[str]:

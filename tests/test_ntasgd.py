@@ -185,7 +185,7 @@ def test_after_the_switch_validation_test_and_checkpoints_use_the_averages(tmp_p
 def test_a_charlm_run_with_an_averaging_optimizer(optimizer, tmp_path, tiny_corpus, one_thread):
     """The run wiring: the callback is in the Trainer; with ASGD (averaging from the start) the best checkpoint holds
     the averages of its optimizer state, the raw weights beside them."""
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     cfg = compose_config(
         [

@@ -29,7 +29,7 @@ from hydra_plugins.seqlab_sweeper import optuna_study  # noqa: E402
 from hydra_plugins.seqlab_sweeper.optuna_space import search_space  # noqa: E402
 from seqlab.config.preflight import preflight  # noqa: E402
 from seqlab.errors import ConfigError  # noqa: E402
-from seqlab.run import run  # noqa: E402
+from seqlab.run.job import run  # noqa: E402
 from seqlab.training.trial_pruning import ENV_PRUNING, ENV_TRIAL, make_pruner  # noqa: E402
 
 QUIET = [*TINY, "task.sample.every_n_val=0", "hardware.threads=1", "trainer.val_check_interval=2"]

@@ -12,7 +12,7 @@ from conftest import TINY, compose_config, run_dirs
 
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
-from seqlab.run_summary import summary_table
+from seqlab.run.summary import summary_table
 from seqlab.training import progress
 from seqlab.training.progress import ProgressLog, StepAwareRichProgressBar, progress_callbacks
 

@@ -42,7 +42,7 @@ def test_a_job_asks_for_all_its_processes_so_it_stays_on_one_node():
 def test_a_sweep_ray_cannot_run_ends_with_one_error_before_anything_is_written(
     tmp_path, monkeypatch, ray_module, extra, key, fragment
 ):
-    from seqlab.cli import launch
+    from seqlab.cli.command import launch
     from seqlab.session.in_process import isolated
 
     monkeypatch.setitem(sys.modules, "ray", ray_module)

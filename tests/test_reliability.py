@@ -18,7 +18,7 @@ from conftest import TINY, run_cli, run_dirs, run_inprocess
 
 from seqlab.checkpoint import read_checkpoint
 from seqlab.errors import DataError
-from seqlab.run_folder import claim
+from seqlab.run.folder import claim
 
 # fails inside fit, after Hydra made the run folder: Lightning refuses the interval once it knows the epoch length
 FAILS_IN_FIT = ["trainer.val_check_interval=100000", "trainer.check_val_every_n_epoch=1"]

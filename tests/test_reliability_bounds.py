@@ -22,13 +22,13 @@ from PIL import Image
 
 from seqlab import caption as caption_tool
 from seqlab import embeddings as embeddings_tool
-from seqlab import report as report_tool
 from seqlab import translate as translate_tool
-from seqlab import wandb_sweep
 from seqlab.config.preflight import preflight
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
-from seqlab.run import run
+from seqlab.report import command as report_tool
+from seqlab.run.job import run
+from seqlab.sweep import wandb as wandb_sweep
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

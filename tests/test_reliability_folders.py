@@ -15,9 +15,9 @@ import pytest
 from conftest import TINY, run_cli
 
 from seqlab.errors import ConfigError, DataError
-from seqlab.report import read_run
-from seqlab.run_folder import check_output_dirs
-from seqlab.run_lock import LOCK_FILE, check_not_in_use, lock_folder, release
+from seqlab.report.runs import read_run
+from seqlab.run.folder import check_output_dirs
+from seqlab.run.lock import LOCK_FILE, check_not_in_use, lock_folder, release
 
 FAILS_IN_FIT = ["trainer.val_check_interval=100000", "trainer.check_val_every_n_epoch=1"]
 FAST = [*TINY, "hardware.threads=1", "test=false"]
@@ -117,7 +117,7 @@ def hold(folder: Path, shared: bool = False) -> subprocess.Popen:
     """Another process that takes ``folder``'s lock (``shared``: as a worker of one Optuna study) and keeps it until
     killed."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from seqlab.run_lock import lock_folder; "
+        [sys.executable, "-c", "import sys, time; from seqlab.run.lock import lock_folder; "
          f"lock_folder({str(folder)!r}, 'x', shared={shared}); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -128,7 +128,7 @@ def hold(folder: Path, shared: bool = False) -> subprocess.Popen:
 def test_workers_of_one_study_share_a_folder_that_an_exclusive_writer_cannot_take(tmp_path):
     from omegaconf import OmegaConf
 
-    from seqlab.run_folder import shares_its_folder
+    from seqlab.run.folder import shares_its_folder
 
     folder = tmp_path / "sweep"
     folder.mkdir()
@@ -151,7 +151,7 @@ def test_workers_of_one_study_share_a_folder_that_an_exclusive_writer_cannot_tak
 
 
 def test_a_refused_claim_leaves_the_folder_to_the_process_that_holds_it(tmp_path):
-    from seqlab.run_folder import _drop_claim, claim
+    from seqlab.run.folder import _drop_claim, claim
 
     folder = claim(tmp_path / "new" / "run", unique=False)  # this process made it ...
     holder = hold(folder)  # ... and another one got its lock first
@@ -230,7 +230,7 @@ def test_two_runs_started_together_in_one_folder_do_not_both_succeed(tmp_path, t
 def test_a_ddp_rank_runs_in_the_folder_its_rank_zero_holds(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from seqlab.run_folder import RunFolderClaim
+    from seqlab.run.folder import RunFolderClaim
 
     folder = tmp_path / "run"
     folder.mkdir()

@@ -50,7 +50,7 @@ elif FAULT == "enospc":
     torch.save = full_disk
 
 sys.argv[0] = "seqlab"
-from seqlab.cli import main
+from seqlab.cli.command import main
 main()
 """
 

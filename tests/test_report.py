@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.report import build_table, direction, find_runs, main, plot_curves, report, sort_runs
+from seqlab.report.command import main, report
+from seqlab.report.runs import build_table, direction, find_runs, plot_curves, sort_runs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import run_inprocess
 
-from seqlab.report import find_runs, main
-from seqlab.report_html import ImageBudget, page_data, read_samples, write_html
+from seqlab.report.command import main
+from seqlab.report.html import ImageBudget, page_data, read_samples, write_html
+from seqlab.report.runs import find_runs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # three quick jobs of the copy task (about 5 s each), each with gradient-flow plots (PNGs) every 3 steps

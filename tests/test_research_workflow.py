@@ -15,9 +15,10 @@ import yaml
 from conftest import TINY, compose_config
 from omegaconf import OmegaConf
 
-from seqlab.report import read_run, report
-from seqlab.run import run
-from seqlab.sweep_summary import render, summarize
+from seqlab.report.command import report
+from seqlab.report.runs import read_run
+from seqlab.run.job import run
+from seqlab.sweep.summary import render, summarize
 from seqlab.training.optim import PlateauStep, build_scheduler
 
 QUIET = [*TINY, "task.sample.every_n_val=0", "hardware.threads=1", "trainer.val_check_interval=2"]
@@ -147,8 +148,8 @@ def test_the_report_groups_runs_that_differ_only_in_seed(tmp_path, capsys):
 
 
 def test_mean_curves_average_the_seeds_at_each_step(tmp_path):
-    from seqlab.report import find_runs
-    from seqlab.report_seeds import mean_curve, seed_groups
+    from seqlab.report.runs import find_runs
+    from seqlab.report.seeds import mean_curve, seed_groups
 
     seeded_runs(tmp_path / "sweep")
     groups = {g.overrides["model"]: g for g in seed_groups(find_runs([tmp_path / "sweep"]))}

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from conftest import TINY, run_cli, run_inprocess
 
-from seqlab.run_folder import SWEEP_MARKER, is_seqlab_sweep
-from seqlab.sweep_resume import Job, grid_jobs, job_state, merge_metrics, set_aside
+from seqlab.run.folder import SWEEP_MARKER, is_seqlab_sweep
+from seqlab.sweep.resume import Job, grid_jobs, job_state, merge_metrics, set_aside
 
 # TINY without its trainer.max_steps (the grids below sweep it), one thread (exact repeats), no samples
 QUICK = [
@@ -174,7 +174,7 @@ def test_grid_jobs_follow_hydra_and_the_state_of_a_folder_decides_what_runs(tmp_
 
 
 def test_only_folders_of_seqlab_sweeps_are_resumed(tmp_path):
-    claim = "hydra:\n  callbacks:\n    run_folder:\n      _target_: seqlab.run_folder.RunFolderClaim\n"
+    claim = "hydra:\n  callbacks:\n    run_folder:\n      _target_: seqlab.run.folder.RunFolderClaim\n"
     for name, text in (("older", claim), ("foreign", "hydra:\n  callbacks: {}\n")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "multirun.yaml").write_text(text)

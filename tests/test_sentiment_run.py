@@ -9,7 +9,7 @@ import pytest
 from conftest import compose_config, run_cli, run_dirs, run_inprocess
 
 from seqlab.predict import predict
-from seqlab.run import run
+from seqlab.run.job import run
 
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant"]
 NEGATIVE = ["awful", "boring", "terrible", "hated", "dull"]

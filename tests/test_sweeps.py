@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from seqlab.config.preflight import preflight
 from seqlab.config.store import register_configs
 from seqlab.errors import ConfigError
-from seqlab.sweep_summary import SUMMARY_JSON, SUMMARY_MD, SweepSummary, metric_direction, summarize
+from seqlab.sweep.summary import SUMMARY_JSON, SUMMARY_MD, SweepSummary, metric_direction, summarize
 
 # should job folders be named after their overrides (hydra.job.override_dirname), keep the fixed ones out
 SHORT_NAMES = (

@@ -94,7 +94,7 @@ def test_bad_config_names_the_key(overrides, key):
 
 @pytest.mark.parametrize("task, metric", [("copy", "val/acc"), ("adding", "val/mse"), ("seqdigits", "val/acc")])
 def test_short_run_reports_task_metric(tmp_path, task, metric):
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     extra = {
         "copy": ["task.delay=4", "task.length=2", *SIZES],

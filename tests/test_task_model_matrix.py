@@ -168,7 +168,7 @@ def test_every_pair_trains_or_is_refused_at_preflight(task, model, fixtures, tmp
         assert "allowed: " in message and "lstm" in message.split("allowed: ")[1]
         return
     validate(cfg)
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     results = run(cfg, tmp_path / "run")
     assert results["optimizer_steps"] > 0

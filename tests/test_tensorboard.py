@@ -15,7 +15,7 @@ from conftest import TINY, compose_config
 
 from seqlab.config.preflight import preflight
 from seqlab.errors import ConfigError
-from seqlab.run import run
+from seqlab.run.job import run
 from seqlab.training.loggers import build_logger, log_image, log_table, markdown_table
 
 needs_tensorboard = pytest.mark.skipif(

@@ -13,7 +13,7 @@ from seqlab.config.validate import validate
 from seqlab.data.batching import reverse_padded
 from seqlab.errors import ConfigError
 from seqlab.models.bridge import Bridge, align_layers, merge_directions
-from seqlab.run import run
+from seqlab.run.job import run
 from seqlab.tasks.translate.scoring import score
 from seqlab.tasks.translate.synthetic import digit_pairs
 

@@ -51,6 +51,21 @@ def test_the_module_reads_the_typed_config_validation_built(one_thread):
     assert job.seed == job.raw.seed  # other keys read the composed config
 
 
+def test_what_the_run_reads_of_a_module_and_its_loggers_is_a_contract(one_thread):
+    """run/job.py asks the module for ``model_parameters()`` (its ``encoder``'s trainable parameters, None without
+    one) and the JobConfig for ``logger_kinds`` (the ``logger`` group's choice), instead of probing attributes or
+    class names."""
+    job = validate(compose_config(["task=wordlm", "model.hidden_size=8", "model.num_layers=1", "logger=[csv,wandb]"]))
+    assert job.logger_kinds == ["csv", "wandb"]
+    assert validate(compose_config(["logger=none"])).logger_kinds == []
+    from seqlab.tasks.wordlm.module import WordLMModule
+
+    module = WordLMModule(job, ["<pad>", "<unk>", "<eos>", "a", "b"])
+    assert module.model_parameters() == module.encoder.num_parameters() > 0
+    del module.encoder
+    assert module.model_parameters() is None
+
+
 def test_a_saved_config_with_a_key_the_schema_dropped_still_builds_its_module(one_thread):
     """A checkpoint's config keeps the keys of the seqlab that wrote it: a key since removed is left out (a run's
     own config with that key is refused by validation, naming it)."""
@@ -87,7 +102,7 @@ def test_validation_runs_once_per_job_in_process(tmp_path, tiny_corpus, monkeypa
     argv = [*TINY, f"task.data.path={tiny_corpus}", "logger=none", "hardware.threads=1", f"hydra.run.dir={run_dir}"]
     monkeypatch.setattr(sys, "argv", ["seqlab", *argv])
     GlobalHydra.instance().clear()
-    from seqlab.cli import main
+    from seqlab.cli.command import main
 
     try:
         main()
@@ -170,7 +185,7 @@ def test_the_stop_line_names_the_limit_that_ends_the_run():
 
 
 def test_a_run_says_at_start_that_its_epochs_stop_it_before_the_step_cap(tmp_path, caplog, one_thread):
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     cfg = compose_config(
         [

@@ -6,7 +6,7 @@ import json
 
 from conftest import TINY, compose_config
 
-from seqlab.run import run
+from seqlab.run.job import run
 from seqlab.training.loggers import WANDB_ID_FILE, wandb_mode
 
 

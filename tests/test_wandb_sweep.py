@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
 from seqlab.config.store import register_configs
-from seqlab.wandb_sweep import COMMAND, main
+from seqlab.sweep.wandb import COMMAND, main
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "sweep").glob("*.yaml"))

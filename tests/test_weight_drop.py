@@ -206,7 +206,7 @@ def test_config_key_is_checked():
 def test_weight_dropped_checkpoint_of_a_run_loads(tmp_path, tiny_corpus, one_thread):
     """A charlm run with weight drop saves checkpoints that load back (weights_only) into the same config."""
     from seqlab.checkpoint import load_module
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     cfg = compose_config(
         [

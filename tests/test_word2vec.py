@@ -181,7 +181,7 @@ def test_words_that_co_occur_end_up_nearer_than_the_others():
 # ---- a trained checkpoint and python -m seqlab.embeddings -------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     root = tmp_path_factory.mktemp("word2vec")
     corpus = root / "corpus.txt"

@@ -15,7 +15,7 @@ from seqlab.config.validate import validate
 from seqlab.data.vocab import Vocab
 from seqlab.data.word_corpus import line_tokens, load_word_corpus
 from seqlab.errors import ConfigError, DataError
-from seqlab.run import run
+from seqlab.run.job import run
 from seqlab.tasks.wordlm.module import WordCodec
 
 pytestmark = pytest.mark.usefixtures("one_thread")

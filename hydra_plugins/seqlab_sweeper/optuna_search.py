@@ -29,8 +29,8 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.seqlab_sweeper import optuna_study
 from hydra_plugins.seqlab_sweeper.optuna_space import params_overrides, search_space, trial_overrides
-from seqlab import sweep_resume
 from seqlab.results import RESULTS_FILE
+from seqlab.sweep import resume as sweep_resume
 
 # Hydra imports every module of hydra_plugins at start-up: Optuna and the training code (torch) load in the functions
 

@@ -1,11 +1,11 @@
 """seqlab's sweepers (conf/config.yaml and conf/hparams_search/optuna.yaml name them in ``hydra.sweeper._target_``).
 
 A fresh grid runs exactly as Hydra's grid sweeper would; both sweepers mark their folder as seqlab's.
-With ``resume_sweep=`` (checked before Hydra started: seqlab/sweep_check.py) it continues the sweep in that folder:
+With ``resume_sweep=`` (checked before Hydra started: seqlab/sweep/check.py) it continues the sweep in that folder:
 
 - a grid replays the jobs of the folder's multirun.yaml under their original numbers, skipping the finished ones,
   continuing the interrupted ones from their last checkpoint, rerunning the failed ones with ``rerun_failed=true``
-  (seqlab/sweep_resume.py);
+  (seqlab/sweep/resume.py);
 - an Optuna search loads its study from its storage (a SQLite file in the sweep folder, or any database URL),
   finishes the trials a kill left running (continuing them from their last checkpoint), and runs trials until the
   study has ``n_trials``, the new ones numbered after the existing ones; a worker started while another runs the
@@ -25,7 +25,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab import sweep_resume
+from seqlab.sweep import resume as sweep_resume
 
 log = logging.getLogger(__name__)
 

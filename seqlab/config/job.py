@@ -44,10 +44,24 @@ class JobConfig:
     def model_cls(self) -> type:
         return registry.get_model(self.raw.model.name)
 
+    @property
+    def logger_kinds(self) -> list[str]:
+        """The loggers the ``logger`` group turns on (``csv``, ``tensorboard``, ``wandb``), from the config."""
+        return logger_kinds(self.raw.get("logger"))
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # pickle and copy probe dunders before ``raw`` exists
             raise AttributeError(name)
         return getattr(self.__dict__["raw"], name)
+
+
+def logger_kinds(node: DictConfig | dict | None) -> list[str]:
+    """The loggers a ``logger`` node turns on: the keys set true in ``kinds`` (one per option of a list such as
+    ``logger=[csv,tensorboard]``, merged by Hydra), or the single ``kind`` of an older config; ``none`` is none."""
+    node = node or {}
+    kinds = node.get("kinds")
+    names = [str(k) for k, on in kinds.items() if on] if kinds is not None else [str(node.get("kind", "none"))]
+    return [k for k in names if k != "none"]
 
 
 def build_job(cfg: DictConfig, known_keys_only: bool = False) -> JobConfig:

@@ -20,7 +20,7 @@ from seqlab import registry
 from seqlab.config.choices import PRUNERS
 from seqlab.config.store import register_configs
 from seqlab.errors import ConfigError
-from seqlab.sweep_size import check_sweep_size
+from seqlab.sweep.size import check_sweep_size
 
 CONFIG_MODULE = "seqlab.conf"
 # Hydra's flags that start no run

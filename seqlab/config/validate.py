@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab import registry
 from seqlab.config.choices import SCHEDULES, parse_threads, parse_timeout
 from seqlab.config.dry_build import dry_build
-from seqlab.config.job import JobConfig, build_job
+from seqlab.config.job import JobConfig, build_job, logger_kinds
 from seqlab.config.optimizer_settings import OptimizerSettings
 from seqlab.config.trainer_args import trainer_defaults
 from seqlab.config.trainer_values import check_run_values
@@ -18,15 +18,6 @@ from seqlab.old_paths import keep_old_paths
 
 TENSORBOARD_MISSING = "tensorboard needs the tensorboard package: pip install 'seqlab[tensorboard]'"
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
-
-
-def logger_kinds(node: DictConfig | dict | None) -> list[str]:
-    """The loggers a ``logger`` node turns on: the keys set true in ``kinds`` (one per option of a list such as
-    ``logger=[csv,tensorboard]``, merged by Hydra), or the single ``kind`` of an older config; ``none`` is none."""
-    node = node or {}
-    kinds = node.get("kinds")
-    names = [str(k) for k, on in kinds.items() if on] if kinds is not None else [str(node.get("kind", "none"))]
-    return [k for k in names if k != "none"]
 
 
 # the last config validated in this process (its YAML) and its JobConfig: pre-flight validates a single run's config

@@ -19,20 +19,29 @@ overrides ``forward_steps``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from seqlab.models.state import State, detach_state, map_state, select_state, state_tensors
+from seqlab.models.step_probe import Record, step_forward
 from seqlab.old_paths import keep_old_paths
 
-if TYPE_CHECKING:
-    from seqlab.models.step_probe import Record
-
-State = Any  # Tensor | tuple | list | dict of these (nested) | None
+# the state walkers live in seqlab/models/state.py; seqlab's modules and 0.1 plugins import them from here too
+__all__ = [
+    "ModelConfig",
+    "SequenceModel",
+    "State",
+    "detach_state",
+    "length_mask",
+    "map_state",
+    "select_state",
+    "state_tensors",
+]
 
 
 @dataclass
@@ -92,49 +101,12 @@ class SequenceModel(nn.Module):
     ) -> tuple[torch.Tensor, State]:
         """``forward`` one step at a time (:func:`seqlab.models.step_probe.step_forward`), recorded as the last
         layer; what calling the model does under :meth:`recording_steps`."""
-        from seqlab.models.step_probe import step_forward  # step_probe builds on this module
-
         layer = max(getattr(self, "num_layers", 1) - 1, 0)
         return step_forward(self.forward, x, state, lengths, record, layer)
 
     def num_parameters(self) -> int:
         """Trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-
-def map_state(state: State, fn: Callable[[torch.Tensor], torch.Tensor]) -> State:
-    """``fn`` applied to every Tensor of a nested state (Tensor, tuple/namedtuple/list, dict, or None), shape kept."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return fn(state)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # a namedtuple takes positional fields
-        return type(state)(*(map_state(s, fn) for s in state))
-    if isinstance(state, tuple | list):
-        return type(state)(map_state(s, fn) for s in state)
-    if isinstance(state, dict):
-        return {k: map_state(v, fn) for k, v in state.items()}
-    raise TypeError(f"a state holds Tensors, tuples, lists, dicts or None, not {type(state).__name__}")
-
-
-def state_tensors(state: State) -> list[torch.Tensor]:
-    """Every Tensor of a nested state, in walking order."""
-    found: list[torch.Tensor] = []
-    map_state(state, lambda t: found.append(t) or t)
-    return found
-
-
-def detach_state(state: State) -> State:
-    """Cut the graph behind a state of any shape (Tensor, tuple/list of Tensors, nested, or None)."""
-    return map_state(state, torch.Tensor.detach)
-
-
-def select_state(state: State, index: torch.Tensor, batch_dim: int = 1) -> State:
-    """Rows ``index`` (may repeat) along ``batch_dim`` of every Tensor of a nested state.
-
-    A smaller last batch, or beam search: ``index`` of shape ``(B',)`` picks, reorders or duplicates rows.
-    """
-    return map_state(state, lambda t: t.index_select(batch_dim, index))
 
 
 def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.models.base import State, map_state, state_tensors
+from seqlab.models.state import State, map_state, state_tensors
 from seqlab.models.varlen import run_layer
 
 Record = Callable[[int, int, Tensor, Tensor], None]  # (layer, t, out (B, 1, H), h (n, B, H)) -> None

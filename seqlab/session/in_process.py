@@ -26,8 +26,8 @@ def train(
     ``outputs/<date>/<time>_<task>_<model>`` under ``cwd`` (default: the current folder). ``quiet``: nothing on
     stdout/stderr (progress bars, the summary). The CLI's one-line errors are raised as SeqlabErrors (``.key``
     names the key, ``str(exc)`` is the line after ``seqlab: error:``), with nothing left behind."""
-    from seqlab.cli import launch
-    from seqlab.sweep_resume import quoted
+    from seqlab.cli.command import launch
+    from seqlab.sweep.resume import quoted
 
     argv = [str(o) for o in overrides]
     flags = [a for a in argv if a.startswith("-")]

@@ -2,7 +2,7 @@
 
 Subclass it (class name starting with ``Test``), set ``task_name`` and, in ``overrides``, the settings that make the
 task tiny (batch size, sequence length, data size). ``data_overrides(tmp_path)`` may write data files and return
-the overrides that point at them. The run trains a few steps in-process through :func:`seqlab.run.run` (what the CLI
+the overrides that point at them. The run trains a few steps in-process through :func:`seqlab.run.job.run` (what the CLI
 calls after composing) and must write results.json; ``test_cli_run`` (marked slow) goes through ``python -m seqlab``.
 """
 
@@ -127,7 +127,7 @@ class TaskContract:
         return results
 
     def test_trains_and_writes_results(self, tmp_path: Path) -> None:
-        from seqlab.run import run
+        from seqlab.run.job import run
 
         cfg = self.run_config(tmp_path)
         run_dir = tmp_path / "run"

@@ -9,7 +9,7 @@ and fsyncs the folder. A temp file left by a killed save is recognised by that p
 into the folder, or when a run resumes from it, but only when the process that wrote it is gone.
 
 A save that fails (no space left, a read-only folder) raises :class:`CheckpointWriteFailed`: one line naming the
-file, the run folder kept with failed.json (seqlab/cli.py), and the previous checkpoint untouched.
+file, the run folder kept with failed.json (seqlab/cli/command.py), and the previous checkpoint untouched.
 """
 
 from __future__ import annotations

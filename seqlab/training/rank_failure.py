@@ -1,11 +1,11 @@
 """Under DDP, an error on any rank ends every rank promptly, with one error line and failed.json from rank 0.
 
-A failing rank leaves without waiting at a barrier the others will never reach (seqlab/run.py ``_finish``); its
+A failing rank leaves without waiting at a barrier the others will never reach (seqlab/run/job.py ``_finish``); its
 exit closes its connections, so the other ranks' next collective fails at once instead of waiting for torch's
 30-minute default. A rank other than 0 first records its error in the run folder (``.seqlab-rank-<r>-error.json``);
 rank 0, whose collective failed, reads it, takes it away and raises :class:`PeerFailed` with that message, which it
-reports (seqlab/cli.py: one line, failed.json, exit 2). Ranks other than 0 never print an error line of their own
-(exit 2): the line comes once, from rank 0. A rank that is stuck rather than dead is given up after
+reports (seqlab/cli/command.py: one line, failed.json, exit 2). Ranks other than 0 never print an error line of
+their own (exit 2): the line comes once, from rank 0. A rank that is stuck rather than dead is given up after
 ``hardware.timeout`` seconds (the process group's timeout, seqlab/training/ddp.py).
 """
 

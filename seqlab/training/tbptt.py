@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.config.job import JobConfig, job_config
 from seqlab.errors import TrainingDiverged
-from seqlab.models.base import State, detach_state
+from seqlab.models.base import SequenceModel, State, detach_state
 from seqlab.old_paths import keep_old_paths
 from seqlab.training.metric_sums import Sums
 from seqlab.training.optim import build_optimizer, build_scheduler, clip_config, steps_per_optimizer_step
@@ -113,6 +113,13 @@ class TBPTTModule(pl.LightningModule):
 
     def split_batch(self, batch: Any) -> list[Any]:
         return split_time(batch, self.tbptt_steps)
+
+    def model_parameters(self) -> int | None:
+        """results.json's ``model_parameters``: the trainable parameters of the ``model`` group's component, the
+        sequence encoder a task registers as its submodule ``encoder``; None when it has none (caption's ``model``
+        group builds the decoder's cell). A task whose encoder lives elsewhere overrides this."""
+        encoder = self._modules.get("encoder")
+        return encoder.num_parameters() if isinstance(encoder, SequenceModel) else None
 
     def extra_results(self) -> dict[str, Any]:
         """Entries a task adds to results.json beyond the logged metrics (e.g. a metric's signature)."""

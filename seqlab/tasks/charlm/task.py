@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.charlm.inference import CharLMInference
-from seqlab.training.tbptt_check import check_positive, check_tbptt
+from seqlab.tasks.language_model_options import check_stream_lm
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.charlm.data import CharDataModule
@@ -58,11 +57,7 @@ class CharLMTask(Task):
     @classmethod
     def check(cls, cfg: DictConfig) -> None:
         super().check(cfg)
-        task = task_config(cfg)
-        check_positive(task, "batch_size", "seq_len", "embedding_dim")
-        check_tbptt(task.tbptt_steps, task.seq_len, "task.seq_len, one batch window")
-        if task.sample.temperature < 0:
-            raise ConfigError("task.sample.temperature", f"must be >= 0, got {task.sample.temperature}")
+        check_stream_lm(task_config(cfg))
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[CharLMModule, CharDataModule]:

@@ -15,8 +15,7 @@ from seqlab.models.capabilities import Needs
 from seqlab.models.char_words import CharWordConfig
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.inference import WordLanguageModelInference
-from seqlab.tasks.language_model_options import LanguageModelOptions
-from seqlab.training.tbptt_check import check_positive, check_tbptt
+from seqlab.tasks.language_model_options import LanguageModelOptions, check_stream_lm
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.wordlm.data import WordDataModule
@@ -78,8 +77,7 @@ class WordLMTask(Task):
     def check(cls, cfg: JobConfig | DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
-        check_positive(task, "batch_size", "seq_len", "embedding_dim")
-        check_tbptt(task.tbptt_steps, task.seq_len, "task.seq_len, one batch window")
+        check_stream_lm(task)
         if task.data.path is None and task.data.corpus not in CORPORA:
             raise ConfigError("task.data.corpus", f"unknown corpus '{task.data.corpus}'", allowed=sorted(CORPORA))
         if task.softmax not in SOFTMAXES:
@@ -101,8 +99,6 @@ class WordLMTask(Task):
             raise ConfigError("task.init_range", f"must be > 0 or null, got {task.init_range}")
         if task.ar < 0 or task.tar < 0:
             raise ConfigError("task.ar", "ar and tar must be >= 0")
-        if task.sample.temperature < 0:
-            raise ConfigError("task.sample.temperature", f"must be >= 0, got {task.sample.temperature}")
 
     @classmethod
     def build(cls, cfg: JobConfig | DictConfig) -> tuple[WordLMModule, WordDataModule]:

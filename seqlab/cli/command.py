@@ -26,12 +26,13 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_folder import _launched_rank, check_output_dirs, record_crash, record_failure
-from seqlab.sweep_resume import prepare, resumed_checkpoint
+from seqlab.run.folder import _launched_rank, check_output_dirs, record_crash, record_failure
+from seqlab.sweep.check import prepare
+from seqlab.sweep.resume import resumed_checkpoint
 from seqlab.training.signals import SIGTERM_EXIT, Terminated, interrupted_exit_code, sigterm_raises
 
 log = logging.getLogger("seqlab")
-CONFIG_PATH, CONFIG_NAME = "conf", "config"  # seqlab/conf/config.yaml, beside this module
+CONFIG_PATH, CONFIG_NAME = "../conf", "config"  # seqlab/conf/config.yaml (Hydra: relative to this module)
 register_configs()
 
 
@@ -57,7 +58,7 @@ _current = _Launch(show_traceback=False)
 
 def hydra_job(cfg: DictConfig) -> float | None:
     """Hydra's task function: one job. Returns ``cfg.optimized_metric`` for sweepers."""
-    from seqlab.run import run
+    from seqlab.run.job import run
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -143,7 +144,7 @@ def main() -> None:
         sys.exit(SIGTERM_EXIT)
     if results and results.get("interrupted"):
         sys.exit(interrupted_exit_code(results))
-    from seqlab.sweep_summary import sweep_failures
+    from seqlab.sweep.summary import sweep_failures
 
     failed = sweep_failures()
     if failed:  # after the summary: a sweep with failed jobs is not a success for scripts and CI

@@ -1,26 +1,29 @@
 """``python -m seqlab.report PATH ... --html [--out report.html]``: one self-contained HTML page of the runs.
 
 The page needs no server and no network (it works from a file:// URL): the data is inline JSON, the CSS and the
-line-chart script are inline (``seqlab/report_html_assets.py``), and the PNGs the runs wrote are inline data URIs. It
-holds the run table (sortable by any column, filterable by override text), the validation curves of the runs one
-ticks on shared axes (from each run's ``csv/metrics.csv``), and per run: its overrides, results.json, generated text
-samples and every PNG under its folder (up to a size budget; what is left out is named with the reason).
+line-chart script are inline (the files ``report.css`` and ``report.js`` in seqlab/report/assets/), and the PNGs
+the runs wrote are inline data URIs. It holds the run table (sortable by any column, filterable by override
+text), the validation curves of the runs one ticks on shared axes (from each run's ``csv/metrics.csv``), and per
+run: its overrides, results.json, generated text samples and every PNG under its folder (up to a size budget; what
+is left out is named with the reason).
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import json
 import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from seqlab.report import (
+from seqlab.report.runs import (
     COST_COLUMNS,
     Run,
     as_number,
@@ -31,7 +34,6 @@ from seqlab.report import (
     fmt,
     metric_columns,
 )
-from seqlab.report_html_assets import CSS, SCRIPT
 
 MAX_IMAGE_BYTES = 2 * 1024 * 1024  # one PNG larger than this is left out (named, with its size)
 MAX_TOTAL_IMAGE_BYTES = 40 * 1024 * 1024  # images past this budget are left out, best runs first in
@@ -213,6 +215,14 @@ def page_data(
     }
 
 
+@functools.cache
+def asset(name: str) -> str:
+    """The text of ``seqlab/report/assets/<name>`` (package data: the wheel ships it, see pyproject.toml). The
+    script reads the inline JSON (``#report-data``) and builds the table, the filter, the line chart (hand-written
+    SVG, no library) and the per-run details; it needs no network."""
+    return resources.files("seqlab.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
 def render(data: dict[str, Any]) -> str:
     """The page: the data as inline JSON (safe inside a script element), the CSS and the script inline."""
     shown = {k: v for k, v in data.items() if k != "seed_groups"}  # a static section, not the script's data
@@ -225,7 +235,8 @@ def render(data: dict[str, Any]) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="icon" href="data:,">
-<style>{CSS}</style>
+<style>
+{asset("report.css")}</style>
 </head>
 <body>
 <header><h1>{title}</h1><p id="meta"></p></header>
@@ -252,14 +263,15 @@ def render(data: dict[str, Any]) -> str:
 <section id="details-section"><h2>Runs in detail</h2><div id="details"></div></section>
 </main>
 <script type="application/json" id="report-data">{payload}</script>
-<script>{SCRIPT}</script>
+<script>
+{asset("report.js")}</script>
 </body>
 </html>
 """
 
 
 def seed_section(groups: dict[str, Any] | None) -> str:
-    """The runs grouped over seeds (seqlab/report_seeds.py): a static table (mean ± std, n) and the mean curves."""
+    """The runs grouped over seeds (seqlab/report/seeds.py): a static table (mean ± std, n) and the mean curves."""
     if not groups:
         return ""
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in groups["header"])

@@ -1,8 +1,7 @@
 """Continue a sweep in its own folder: ``python -m seqlab -m <the same sweep> resume_sweep=<folder>|latest``.
 
-- :func:`prepare` (before Hydra starts; writes nothing): finds the folder (``latest``: the newest under
-  ``outputs/multirun``), refuses with one ConfigError when it is not a sweep seqlab wrote or when the command line
-  composes other jobs (seqlab/sweep_check.py), and points ``hydra.sweep.dir`` at it.
+- before Hydra starts, seqlab/sweep/check.py (:func:`~seqlab.sweep.check.prepare`) finds the folder and checks
+  that the command line composes its jobs.
 - :func:`plan_grid` and :func:`run_jobs` (in seqlab's sweeper, hydra_plugins/seqlab_sweeper): each job of the original
   grid, matched to its folder by its overrides, is ``done`` (results.json: not run, its results reused), ``failed``
   (failed.json: reported again; ``rerun_failed=true`` makes it ``rerun``), ``resume`` (a last checkpoint and no
@@ -32,10 +31,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.config.preflight import split_argv
 from seqlab.errors import ConfigError
 from seqlab.results import FAILED_FILE, RESULTS_FILE, write_json
-from seqlab.run_folder import SWEEP_MARKER, _launched_rank, is_seqlab_sweep
+from seqlab.run.folder import SWEEP_MARKER, _launched_rank, is_seqlab_sweep
 
 log = logging.getLogger("seqlab")
 FREE_KEYS = (
@@ -86,46 +84,6 @@ def quoted(path: Path) -> str:
     """``path`` as an override value."""
     text = str(path)
     return text if re.fullmatch(r"[\w/.:+-]+", text) else "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-# ---- before Hydra starts -------------------------------------------------------------------------------------------
-def prepare(argv: list[str]) -> tuple[list[str], Path | None]:
-    """The command line to hand to Hydra and the sweep folder it resumes (None: not a resumed sweep)."""
-    overrides, multirun = split_argv(argv)
-    given = {override_key(o): o.split("=", 1)[1] if "=" in o else "" for o in overrides}
-    value = given.get("resume_sweep", "").strip("'\"")
-    if value in ("", "null"):
-        if given.get("rerun_failed", "false").lower() in ("true", "yes", "on", "1"):
-            raise ConfigError("rerun_failed", "reruns the failed jobs of a resumed sweep: give resume_sweep= with it")
-        return argv, None
-    if not multirun:
-        raise ConfigError("resume_sweep", "continues a sweep: add -m and the sweep's own overrides")
-    if "hydra.sweep.dir" in given:
-        raise ConfigError("hydra.sweep.dir", "a resumed sweep continues in its own folder: give resume_sweep= alone")
-    folder = find_sweep(value)
-    from seqlab.sweep_check import check_sweep
-
-    check_sweep(folder, [o for o in overrides if override_key(o) != "resume_sweep"])
-    kept = [a for a in argv if override_key(a) != "resume_sweep"]
-    return [*kept, f"resume_sweep={quoted(folder)}", f"hydra.sweep.dir={quoted(folder)}"], folder
-
-
-def find_sweep(value: str, outputs: Path = Path("outputs")) -> Path:
-    """The sweep folder ``resume_sweep=`` names: a folder seqlab's sweeper wrote, or ``latest``."""
-    if value == "latest":
-        root = outputs / "multirun"
-        found = [p.parent for p in root.glob("*/*/multirun.yaml") if is_seqlab_sweep(p.parent)]
-        if not found:
-            raise ConfigError("resume_sweep", f"no sweep folder under {root.absolute()}; give resume_sweep=<folder>")
-        return max(found, key=lambda p: ((p / "multirun.yaml").stat().st_mtime, str(p))).absolute()
-    path = Path(value).expanduser().absolute()
-    if not path.is_dir():
-        raise ConfigError("resume_sweep", f"no folder {path} (give a sweep folder, or 'latest')")
-    if not is_seqlab_sweep(path):
-        raise ConfigError(
-            "resume_sweep", f"{path} is not a sweep folder seqlab wrote (no {SWEEP_MARKER}); it is left untouched"
-        )
-    return path
 
 
 # ---- the folder ----------------------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""Before a sweep is resumed (``resume_sweep=``): does this command line compose the jobs the folder holds?
+"""Before a sweep is resumed (``resume_sweep=``, before Hydra starts; writes nothing): :func:`prepare` finds the
+folder (``latest``: the newest under ``outputs/multirun``), refuses with one ConfigError when it is not a sweep
+seqlab wrote or when the command line composes other jobs, and points ``hydra.sweep.dir`` at it.
 
+Does this command line compose the jobs the folder holds?
 Refused with one ConfigError, before anything is written: another sweeper (a grid resumed as an Optuna search), a
 grid of other jobs (another count, other override sets), another search (space, direction, study, fixed keys, the
 study's storage), other job folder names (``hydra.sweep.subdir``), or a job whose config, composed now from its
 overrides, differs from the ``.hydra/config.yaml`` it ran with (a config file or default changed). Only
-:data:`~seqlab.sweep_resume.FREE_KEYS` and ``hydra.*`` may differ (and the number of Optuna trials).
+:data:`~seqlab.sweep.resume.FREE_KEYS` and ``hydra.*`` may differ (and the number of Optuna trials).
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seqlab.config.preflight import CONFIG_MODULE
+from seqlab.config.preflight import CONFIG_MODULE, split_argv
 from seqlab.config.schema import flat_keys
 from seqlab.errors import ConfigError
-from seqlab.sweep_resume import FREE_KEYS, grid_jobs, is_free, job_folders, job_id, override_key, quoted, read_marker
+from seqlab.run.folder import SWEEP_MARKER, is_seqlab_sweep
+from seqlab.sweep.resume import FREE_KEYS, grid_jobs, is_free, job_folders, job_id, override_key, quoted, read_marker
 
 KINDS = {"SeqlabSweeper": "grid", "SeqlabOptunaSweeper": "optuna"}
 NAMES = {"grid": "a grid sweep", "optuna": "an Optuna search"}
@@ -40,6 +44,43 @@ SEARCH_FREE = (
     "grace_s",
 )
 KEY = "resume_sweep"
+
+
+def prepare(argv: list[str]) -> tuple[list[str], Path | None]:
+    """The command line to hand to Hydra and the sweep folder it resumes (None: not a resumed sweep)."""
+    overrides, multirun = split_argv(argv)
+    given = {override_key(o): o.split("=", 1)[1] if "=" in o else "" for o in overrides}
+    value = given.get("resume_sweep", "").strip("'\"")
+    if value in ("", "null"):
+        if given.get("rerun_failed", "false").lower() in ("true", "yes", "on", "1"):
+            raise ConfigError("rerun_failed", "reruns the failed jobs of a resumed sweep: give resume_sweep= with it")
+        return argv, None
+    if not multirun:
+        raise ConfigError("resume_sweep", "continues a sweep: add -m and the sweep's own overrides")
+    if "hydra.sweep.dir" in given:
+        raise ConfigError("hydra.sweep.dir", "a resumed sweep continues in its own folder: give resume_sweep= alone")
+    folder = find_sweep(value)
+    check_sweep(folder, [o for o in overrides if override_key(o) != "resume_sweep"])
+    kept = [a for a in argv if override_key(a) != "resume_sweep"]
+    return [*kept, f"resume_sweep={quoted(folder)}", f"hydra.sweep.dir={quoted(folder)}"], folder
+
+
+def find_sweep(value: str, outputs: Path = Path("outputs")) -> Path:
+    """The sweep folder ``resume_sweep=`` names: a folder seqlab's sweeper wrote, or ``latest``."""
+    if value == "latest":
+        root = outputs / "multirun"
+        found = [p.parent for p in root.glob("*/*/multirun.yaml") if is_seqlab_sweep(p.parent)]
+        if not found:
+            raise ConfigError("resume_sweep", f"no sweep folder under {root.absolute()}; give resume_sweep=<folder>")
+        return max(found, key=lambda p: ((p / "multirun.yaml").stat().st_mtime, str(p))).absolute()
+    path = Path(value).expanduser().absolute()
+    if not path.is_dir():
+        raise ConfigError("resume_sweep", f"no folder {path} (give a sweep folder, or 'latest')")
+    if not is_seqlab_sweep(path):
+        raise ConfigError(
+            "resume_sweep", f"{path} is not a sweep folder seqlab wrote (no {SWEEP_MARKER}); it is left untouched"
+        )
+    return path
 
 
 def check_sweep(folder: Path, overrides: list[str]) -> None:

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.checkpoint import LAST, checkpoint_file
 from seqlab.config.schema import flat_keys
 from seqlab.errors import ConfigError, DataError
-from seqlab.run_lock import check_not_in_use
+from seqlab.run.lock import check_not_in_use
 
 # keys a resumed run may change: how long it trains, what it logs and shows, where it comes from
 FREE_KEYS = (

@@ -1,5 +1,5 @@
 """The table a single run ends with on stdout: its final val/* and test/* metrics, steps, tokens/s, wall time, and
-where its run folder is (a multirun ends with the sweep's own summary instead: seqlab/sweep_summary.py)."""
+where its run folder is (a multirun ends with the sweep's own summary instead: seqlab/sweep/summary.py)."""
 
 from __future__ import annotations
 

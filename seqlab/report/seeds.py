@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqlab.report import Run, as_number, curve, differing_keys, direction, fmt
+from seqlab.report.runs import Run, as_number, curve, differing_keys, direction, fmt
 
 SEED_KEY = "seed"
 

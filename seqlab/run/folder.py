@@ -6,13 +6,13 @@ Promises (docs/reliability.md):
 - an explicit ``hydra.run.dir`` / ``hydra.sweep.dir`` that already holds a run, or any entry a run writes
   (:data:`RUN_ENTRIES`: its logs, metrics, samples, pictures), is refused before anything is written: no file a user
   owns is overwritten, appended to or deleted, at any depth; one that cannot be written is one line;
-- one writer per folder: the claimed folder is locked for the life of the process (seqlab/run_lock.py), and a
+- one writer per folder: the claimed folder is locked for the life of the process (seqlab/run/lock.py), and a
   second run, resumed sweep or sweep on it is refused with one line naming the holder;
 - a failed run removes only the folders and files it created, and only while they hold no checkpoint; a folder that
   existed before the run is never removed; when something of the failed run remains (a checkpoint), failed.json
   says why (:func:`record_failure`);
 - an explicit ``hydra.sweep.dir`` that already holds a sweep is refused too, with one narrow exception: the folder of
-  a sweep seqlab's own sweeper wrote (:data:`SWEEP_MARKER`), continued with ``resume_sweep=`` (seqlab/sweep_resume.py:
+  a sweep seqlab's own sweeper wrote (:data:`SWEEP_MARKER`), continued with ``resume_sweep=`` (seqlab/sweep/resume.py:
   it reuses finished jobs, continues interrupted ones and moves aside, never deletes, what a rerun replaces).
 """
 
@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run_lock import LOCK_FILE, check_not_in_use, holds_lock, lock_folder, release
+from seqlab.run.lock import LOCK_FILE, check_not_in_use, holds_lock, lock_folder, release
 
 RUN_MARKERS = (".hydra", "results.json", "failed.json", "checkpoints")
 # every top-level entry a run may write into its folder (besides Hydra's job log, <job name>.log); a folder that
@@ -51,7 +51,7 @@ RUN_ENTRIES = (
     "forecast_test.csv",
     "confusion_matrix_test.png",
 )
-JOB_NAME = "cli"  # Hydra's job name for ``python -m seqlab`` (seqlab/cli.py): its log is <run dir>/cli.log
+JOB_NAME = "cli"  # Hydra's job name for ``python -m seqlab`` (seqlab/cli/command.py): its log is <run dir>/cli.log
 SWEEP_MARKER = ".seqlab-sweep.json"  # written by seqlab's sweepers into the sweep folder (hydra_plugins/seqlab_sweeper)
 SWEEP_FILES = ("multirun.yaml", SWEEP_MARKER)
 SWEEP_ENTRIES = (*SWEEP_FILES, "sweep_summary.md", "sweep_summary.json")  # and the job folders 0, 1, ...
@@ -297,10 +297,10 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
 
 def _refuse_resuming_a_held_run(resume: str) -> None:
     """``resume=<folder or .ckpt>`` of a run another process is still writing: refused before anything is written
-    (``resume=latest`` is checked once it is resolved, seqlab/resume.py)."""
+    (``resume=latest`` is checked once it is resolved, seqlab/run/resume.py)."""
     if resume in ("", "null", "latest") or _launched_rank():
         return
-    from seqlab.resume import run_folder_of
+    from seqlab.run.resume import run_folder_of
 
     path = Path(resume).expanduser().absolute()
     if path.is_dir():

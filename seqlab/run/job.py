@@ -17,8 +17,8 @@ from seqlab.config.lightning_errors import trainer_arguments_checked
 from seqlab.config.validate import validated_job
 from seqlab.errors import RunInterrupted, TrainingFailed
 from seqlab.results import RESULTS_FILE, write_json
-from seqlab.resume import resolve_resume
-from seqlab.run_summary import print_summary
+from seqlab.run.resume import resolve_resume
+from seqlab.run.summary import print_summary
 from seqlab.training.atomic_checkpoint import remove_stale_partials
 from seqlab.training.ddp import (
     gather_objects,
@@ -69,14 +69,16 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: str | None = None) -> dict[
                 resumed_from=ckpt_path,
                 overrides={**eval_limits(cfg), **own_sampler},
             )
-        _remember_wandb_run(trainer, run_dir)
+        wandb_on = "wandb" in job.logger_kinds  # the logger group's choice, not the logger objects' types
+        if wandb_on:
+            _remember_wandb_run(trainer, run_dir)
         with rank_errors_shared(run_dir, trainer):  # DDP: an error on one rank ends every rank (one line)
             try:
                 results = _fit_and_test(cfg, run_dir, trainer, module, data, ckpt_path)
             except BaseException:
-                _finish(trainer, ok=False)
+                _finish(trainer, ok=False, wandb_on=wandb_on)
                 raise
-            _finish(trainer, ok=True)
+            _finish(trainer, ok=True, wandb_on=wandb_on)
             return results
 
 
@@ -139,7 +141,7 @@ def _fit_and_test(
         "task": cfg.task.name,
         "model": cfg.model.name,
         "trainable_parameters": sum(p.numel() for p in module.parameters() if p.requires_grad),
-        "model_parameters": module.encoder.num_parameters() if hasattr(module, "encoder") else None,
+        "model_parameters": module.model_parameters() if isinstance(module, TBPTTModule) else None,
         "tokens_seen": sum(gather_objects(meter.tokens(module))),
         "tokens_per_second": sum(gather_objects(meter.tokens_per_second(module))),
         "optimizer_steps": trainer.global_step,
@@ -170,22 +172,24 @@ def _fit_and_test(
 
 def _remember_wandb_run(trainer: pl.Trainer, run_dir: Path) -> None:
     """Write the W&B run id into the run folder, so ``resume=<this folder>`` continues the same W&B run."""
+    from pytorch_lightning.loggers import WandbLogger
+
     for logger in trainer.loggers:
-        if type(logger).__name__ == "WandbLogger" and trainer.is_global_zero:
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / WANDB_ID_FILE).write_text(str(logger.experiment.id))
 
 
-def _finish(trainer: pl.Trainer, ok: bool) -> None:
-    """End what this run started, so the next job of a multirun starts clean: the W&B run, the process group. A
-    failed rank does not wait at the barrier: the other ranks may never reach it."""
+def _finish(trainer: pl.Trainer, ok: bool, wandb_on: bool) -> None:
+    """End what this run started, so the next job of a multirun starts clean: the W&B run (``wandb_on``: the
+    ``logger`` group turned W&B on), the process group. A failed rank does not wait at the barrier: the other ranks
+    may never reach it."""
     import torch.distributed as dist
 
-    for logger in trainer.loggers:
-        if type(logger).__name__ == "WandbLogger":
-            import wandb
+    if wandb_on:
+        import wandb
 
-            wandb.finish()
+        wandb.finish()
     if dist.is_available() and dist.is_initialized():
         if ok:
             dist.barrier()

@@ -1,65 +1,3 @@
-"""The CSS and the script of the HTML report (``seqlab/report_html.py``), kept as Python strings so that the wheel
-ships them without package-data settings. The script reads the inline JSON (``#report-data``) and builds the table,
-the filter, the line chart (hand-written SVG, no library) and the per-run details; it needs no network."""
-
-CSS = """
-:root { --fg: #1d2430; --muted: #667085; --line: #d0d5dd; --bg: #fff; --head: #f2f4f7; --ok: #127a3a;
-  --failed: #b42318; --incomplete: #b54708; }
-* { box-sizing: border-box; }
-body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); margin: 0;
-  background: var(--bg); }
-header { padding: 12px 20px 4px; border-bottom: 1px solid var(--line); }
-h1 { font-size: 18px; margin: 0 0 4px; }
-h2 { font-size: 16px; margin: 8px 0; }
-#meta { color: var(--muted); margin: 0 0 6px; }
-main { padding: 8px 20px 40px; }
-section { margin-bottom: 18px; }
-.toolbar { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
-#shown { color: var(--muted); }
-button { font: inherit; padding: 2px 10px; border: 1px solid var(--line); border-radius: 4px; background: #fff;
-  cursor: pointer; }
-button:hover { background: var(--head); }
-.table-wrap { overflow-x: auto; max-height: 60vh; overflow-y: auto; border: 1px solid var(--line); }
-table { border-collapse: collapse; width: max-content; min-width: 100%; }
-th, td { padding: 3px 8px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
-th { background: var(--head); position: sticky; top: 0; cursor: pointer; user-select: none; z-index: 1; }
-th.nosort { cursor: default; }
-th .arrow { color: var(--muted); font-size: 11px; margin-left: 3px; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.text { max-width: 420px; overflow: hidden; text-overflow: ellipsis; color: var(--failed); }
-tr:hover td { background: #f9fafb; }
-.status-ok { color: var(--ok); font-weight: 600; }
-.status-failed { color: var(--failed); font-weight: 600; }
-.status-incomplete { color: var(--incomplete); font-weight: 600; }
-.status-pruned { color: var(--incomplete); font-weight: 600; }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px;
-  vertical-align: middle; }
-a.run-link { color: inherit; }
-#chart { border: 1px solid var(--line); max-width: 1100px; }
-#chart svg { display: block; width: 100%; height: auto; }
-#chart .empty { padding: 40px; color: var(--muted); text-align: center; }
-#chart .grid { stroke: #eaecf0; }
-#chart .axis { stroke: #98a2b3; }
-#chart text { font-size: 12px; fill: var(--muted); }
-#chart .curve { fill: none; stroke-width: 2; }
-#legend { list-style: none; padding: 0; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 4px 18px; }
-details.run-details { border: 1px solid var(--line); border-radius: 4px; margin: 6px 0; }
-details.run-details > summary { padding: 6px 10px; cursor: pointer; background: var(--head); }
-details.run-details .body { padding: 8px 12px; }
-details.run-details h3 { font-size: 14px; margin: 10px 0 4px; }
-pre { background: #f9fafb; border: 1px solid var(--line); padding: 6px 8px; overflow: auto; max-height: 360px;
-  margin: 0; }
-pre.sample { white-space: pre-wrap; }
-.error { color: var(--failed); }
-.skipped { color: var(--muted); font-style: italic; }
-.images { display: flex; flex-wrap: wrap; gap: 12px; }
-figure { margin: 0; }
-figure img { max-width: 560px; border: 1px solid var(--line); display: block; cursor: zoom-in; }
-figure img.wide { max-width: 100%; cursor: zoom-out; }
-figcaption { color: var(--muted); font-size: 12px; }
-"""
-
-SCRIPT = r"""
 (function () {
   "use strict";
   const D = JSON.parse(document.getElementById("report-data").textContent);
@@ -358,4 +296,3 @@ SCRIPT = r"""
   applyFilter();
   select(tableOrder().filter(hasCurve).slice(0, 5).map((r) => r.id));
 })();
-"""

@@ -23,7 +23,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.report import Run, as_number, differing_keys, direction, find_runs, fmt, markdown_table, text_table
+from seqlab.report.runs import Run, as_number, differing_keys, direction, find_runs, fmt, markdown_table, text_table
 from seqlab.results import FAILED_FILE, RESULTS_FILE, write_json
 
 SUMMARY_MD = "sweep_summary.md"
@@ -94,8 +94,8 @@ def _job(run: Run, keys: list[str], metric: str, sweep_dir: Path) -> dict[str, A
 
 
 def _planned_grid(sweep_dir: Path) -> list[Any]:
-    """Every job of a grid sweep, from its multirun.yaml (seqlab/sweep_resume.py), or [] for another sweep."""
-    from seqlab.sweep_resume import plan_grid, read_marker
+    """Every job of a grid sweep, from its multirun.yaml (seqlab/sweep/resume.py), or [] for another sweep."""
+    from seqlab.sweep.resume import plan_grid, read_marker
 
     if read_marker(sweep_dir).get("kind") != "grid" or not (sweep_dir / "multirun.yaml").is_file():
         return []
@@ -106,7 +106,7 @@ def _planned_grid(sweep_dir: Path) -> list[Any]:
 
 
 def _values(overrides: list[str]) -> dict[str, str]:
-    from seqlab.sweep_resume import override_key
+    from seqlab.sweep.resume import override_key
 
     return {override_key(o): o.partition("=")[2] for o in overrides}
 
