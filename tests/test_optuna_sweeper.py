@@ -151,7 +151,7 @@ def test_a_pruned_trial_shows_as_pruned_and_the_sweep_succeeds(tmp_path, tiny_co
     sweep = sweep_of(tmp_path)
     study = optuna.load_study(study_name="seqlab", storage=f"sqlite:///{sweep}/optuna.db")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.PRUNED]
-    assert "sweep summary: 2 jobs, 1 ok, 1 pruned, 0 failed" in proc.stdout
+    assert "sweep summary: 2 jobs, 1 ok, 0 failed, 1 pruned" in proc.stdout
     md = (sweep / "sweep_summary.md").read_text()
     assert "| 1 | optimizer.lr=0.003 | pruned | pruned at step 4 (val/loss" in md
     results = json.loads((sweep / "1" / "results.json").read_text())

@@ -177,7 +177,7 @@ def test_a_pruned_trial_is_pruned_not_failed_in_the_summary_and_the_report(tmp_p
     assert summary["counts"] == {"ok": 1, "pruned": 1, "failed": 0, "incomplete": 0}
     assert summary["best"] is None or summary["jobs"][summary["best"]]["status"] == "ok"
     text = render(summary, markdown=True)
-    assert "2 jobs, 1 ok, 1 pruned, 0 failed" in text
+    assert "2 jobs, 1 ok, 0 failed, 1 pruned" in text
     assert "| pruned | pruned at step 4 (val/loss 3.9) |" in text
     out = report([sweep], plot=False)
     assert [row[1] for row in out["rows"]] == ["ok", "pruned"]

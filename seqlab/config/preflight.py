@@ -6,6 +6,7 @@ a second; only the value checks of :func:`seqlab.config.validate.validate` impor
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 from hydra import compose, initialize_config_module
@@ -67,8 +68,15 @@ def preflight(argv: list[str]) -> None:
             raise ConfigError(
                 sweep.get_key_element(), f"--help shows one config: give one value, not '{sweep.input_line}'"
             )
+        on_ray = _launcher(overrides) == "ray" and not shows_help
+        if on_ray and _ray_missing():
+            raise ConfigError("hydra/launcher", "ray is not installed (pip install 'seqlab[ray]')")
         for combo in _combinations(parsed):
             cfg = compose_checked(combo)
+            if on_ray and cfg.trainer.num_nodes != 1:
+                raise ConfigError(
+                    "trainer.num_nodes", "a Ray task runs on one node; use hardware=slurm for multi-node runs"
+                )
             if not multirun and not shows_help:
                 from seqlab.config.validate import validate  # imports torch: only after options and keys passed
 
@@ -95,6 +103,22 @@ def _check_search(overrides: list[str]) -> None:
     pruner = given.get("hydra.sweeper.pruner")
     if pruner is not None and pruner.lower() not in PRUNERS:
         raise ConfigError("hydra.sweeper.pruner", f"unknown pruner '{pruner}'", allowed=PRUNERS)
+
+
+def _launcher(overrides: list[str]) -> str | None:
+    """The ``hydra/launcher`` option the command line picks, if any."""
+    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "hydra/launcher"]
+    return chosen[-1] if chosen else None
+
+
+def _ray_missing() -> bool:
+    """Whether ``import ray`` would fail, without importing it (Ray's import takes seconds)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ray") is None
+    except ValueError:  # a module object without a spec stands in sys.modules for ray
+        return sys.modules.get("ray") is None
 
 
 def _values(override: Override) -> list[str]:
