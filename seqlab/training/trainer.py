@@ -18,6 +18,7 @@ from seqlab.training.exact_resume import ExactResume
 from seqlab.training.last_checkpoint import LastCheckpoint
 from seqlab.training.loggers import build_logger
 from seqlab.training.optim import optimizer_callbacks, schedule_callbacks
+from seqlab.training.preemption import cluster_plugins
 from seqlab.training.progress import progress_callbacks
 from seqlab.training.quiet import quiet_lightning
 from seqlab.training.threads import ThreadShare
@@ -66,7 +67,8 @@ def build_trainer(
         logger=build_logger(cfg, run_dir, resumed_from) or False,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
-        plugins=[AtomicCheckpointIO()],  # every checkpoint (last, best-*) is replaced atomically
+        # every checkpoint (last, best-*) is replaced atomically; under SLURM, submitit requeues, not Lightning
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
     )
 
 
