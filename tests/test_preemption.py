@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY, run_cli, run_inprocess
+from inprocess import _process_state_restored
 
 from seqlab.checkpoint import read_checkpoint
 from seqlab.errors import ConfigError
@@ -29,8 +30,13 @@ class PreemptAt(pl.Callback):
     def __init__(self, at: int, flag: str) -> None:
         self.at, self.flag = at, Path(flag)
 
+    def on_fit_start(self, trainer, pl_module):  # at=-1: while the run is still being set up
+        if self.at < 0:
+            self.flag.write_text("before training")
+            os.kill(os.getpid(), signal.SIGUSR2)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step >= self.at and not self.flag.exists():
+        if 0 <= self.at <= trainer.global_step and not self.flag.exists():
             self.flag.write_text(str(trainer.global_step))
             os.kill(os.getpid(), signal.SIGUSR2)
 """
@@ -120,6 +126,26 @@ def test_the_watch_handles_the_notice_as_sigterm_and_hands_it_to_the_handler_it_
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGUSR2, previous_usr2)
+
+
+def test_a_notice_before_training_stops_it_at_its_first_batch(tmp_path, tiny_corpus, monkeypatch):
+    """In a submitit job SIGTERM is ignored outside a Trainer (submitit's handler): a notice that comes while the
+    run is set up is acted on when training starts, so there is a checkpoint to requeue from."""
+    from seqlab.cli import launch
+
+    plant, _ = planted(tmp_path, at=-1)
+    monkeypatch.syspath_prepend(str(tmp_path / "plant"))
+    monkeypatch.setattr(signals, "_stop_name", signals.SIGTERM_NAME)
+    argv = [*TINY, *SHORT, f"task.data.path={tiny_corpus}", "hydra.run.dir=early", "test=false", *plant]
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # as submitit's job does
+    try:
+        with _process_state_restored(tmp_path, ["seqlab"], {"WANDB_MODE": "disabled"}), PreemptionWatch() as watch:
+            results = launch(argv, in_process=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert watch.received and (tmp_path / "preempted").read_text() == "before training"
+    assert results["interrupted_by"] == "SIGUSR2" and 0 < results["optimizer_steps"] <= 2, results
+    assert (tmp_path / "early" / "checkpoints" / "last.ckpt").is_file()
 
 
 def test_lightning_does_not_requeue_under_slurm(monkeypatch):

@@ -27,6 +27,12 @@ from typing import Any
 from seqlab.training import signals
 
 PREEMPT_SIGNAL_ENV = "SUBMITIT_PREEMPT_SIGNAL"  # submitit's own variable: the signal's name without SIG (USR2)
+_notice: signal.Signals | None = None  # the notice received while a watch is active (seqlab/training/early_notice.py)
+
+
+def notice() -> signal.Signals | None:
+    """The preemption signal this process received under the active :class:`PreemptionWatch`, else None."""
+    return _notice
 
 
 def preempt_signal() -> signal.Signals:
@@ -45,19 +51,26 @@ class PreemptionWatch:
         self._active = False
 
     def __enter__(self) -> PreemptionWatch:
+        global _notice
+        _notice = None
+        signals.reset_stop_signal()
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(self.signum, self._handle)
             self._active = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        global _notice
+        _notice = None
         if self._active:
             signal.signal(self.signum, self._previous)
             self._active = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        global _notice
         first = not self.received
         self.received = True
+        _notice = signal.Signals(signum)
         if first:
             print(f"seqlab: {signal.Signals(signum).name}: stopping at the end of this batch to save", flush=True)
         signals.handle_as_sigterm(signum, frame)

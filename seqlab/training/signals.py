@@ -53,6 +53,12 @@ def stop_signal_name() -> str:
     return _stop_name
 
 
+def reset_stop_signal() -> None:
+    """A new stop request: SIGTERM until :func:`handle_as_sigterm` says otherwise."""
+    global _stop_name
+    _stop_name = SIGTERM_NAME
+
+
 def handle_as_sigterm(signum: int, frame: Any) -> None:
     """A signal handler: handle ``signum`` as SIGTERM is handled at this moment (during fit: Lightning's handler, a
     stop at the next batch border with last.ckpt saved), recorded under ``signum``'s name."""

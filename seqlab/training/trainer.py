@@ -14,6 +14,7 @@ from seqlab.config.choices import parse_timeout
 from seqlab.errors import ConfigError
 from seqlab.training.atomic_checkpoint import AtomicCheckpointIO
 from seqlab.training.ddp import strategy_with_timeout
+from seqlab.training.early_notice import EarlyNotice
 from seqlab.training.exact_resume import ExactResume
 from seqlab.training.last_checkpoint import LastCheckpoint
 from seqlab.training.loggers import build_logger
@@ -60,7 +61,7 @@ def build_trainer(
     kwargs["strategy"] = strategy_with_timeout(kwargs.get("strategy", "auto"), _timeout(cfg))
     # the bar on a terminal, log lines elsewhere (seqlab/training/progress.py); cores shared among runs (threads.py)
     progress, kwargs["enable_progress_bar"] = progress_callbacks(cfg, kwargs.get("enable_progress_bar") is not False)
-    callbacks += [ThreadShare(), *progress]
+    callbacks += [ThreadShare(), EarlyNotice(), *progress]  # a preemption notice before training: acted on
     quiet_lightning()
     return pl.Trainer(
         **kwargs,
