@@ -67,12 +67,9 @@ class PreemptionWatch:
             self._active = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        global _notice
-        first = not self.received
+        global _notice  # no print here: a handler that writes may interrupt a write of the main thread's
         self.received = True
         _notice = signal.Signals(signum)
-        if first:
-            print(f"seqlab: {signal.Signals(signum).name}: stopping at the end of this batch to save", flush=True)
         signals.handle_as_sigterm(signum, frame)
 
     def requeue(self) -> None:
