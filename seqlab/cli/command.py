@@ -29,7 +29,8 @@ from seqlab.results import FAILED_FILE, write_json
 from seqlab.run.folder import _launched_rank, check_output_dirs, record_crash, record_failure
 from seqlab.sweep.check import prepare
 from seqlab.sweep.resume import resumed_checkpoint
-from seqlab.training.signals import SIGTERM_EXIT, Terminated, interrupted_exit_code, sigterm_raises
+from seqlab.training.preemption import PreemptionWatch
+from seqlab.training.signals import Terminated, interrupted_exit_code, sigterm_raises, stop_signal_name
 
 log = logging.getLogger("seqlab")
 CONFIG_PATH, CONFIG_NAME = "../conf", "config"  # seqlab/conf/config.yaml (Hydra: relative to this module)
@@ -134,15 +135,23 @@ def main() -> None:
     """Console entry point: exit 2 with one line for a SeqlabError, 130 after Ctrl-C, 1 when jobs of a sweep
     failed."""
     try:
-        with sigterm_raises():  # SIGTERM outside a Trainer: unwind (a sweep writes its summary), exit 143
+        # SIGTERM outside a Trainer: unwind (a sweep writes its summary), exit 143; SIGUSR2 (a scheduler's notice)
+        # is handled as SIGTERM (seqlab/training/preemption.py)
+        with sigterm_raises(), PreemptionWatch():
             results = launch(sys.argv[1:])
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except Terminated:
-        print("seqlab: stopped by SIGTERM", file=sys.stderr)
-        sys.exit(SIGTERM_EXIT)
+        print(f"seqlab: stopped by {stop_signal_name()}", file=sys.stderr)
+        sys.exit(interrupted_exit_code({"interrupted_by": stop_signal_name()}))
     if results and results.get("interrupted"):
+        if results.get("interrupted_by") not in (None, "SIGINT", "SIGTERM"):  # a scheduler's notice: say so once
+            print(
+                f"seqlab: stopped by {results['interrupted_by']} at step {results.get('optimizer_steps')}; "
+                f"resume={results.get('run_dir')}",
+                file=sys.stderr,
+            )
         sys.exit(interrupted_exit_code(results))
     from seqlab.sweep.summary import sweep_failures
 

@@ -50,6 +50,7 @@ RUN_ENTRIES = (
     "forecast_test.png",
     "forecast_test.csv",
     "confusion_matrix_test.png",
+    "requeue.json",  # a job preempted and requeued into its folder (seqlab/run/requeue.py)
 )
 JOB_NAME = "cli"  # Hydra's job name for ``python -m seqlab`` (seqlab/cli/command.py): its log is <run dir>/cli.log
 SWEEP_MARKER = ".seqlab-sweep.json"  # written by seqlab's sweepers into the sweep folder (hydra_plugins/seqlab_sweeper)

@@ -32,7 +32,7 @@ from seqlab.training.eval_budget import EvalTimer, announce_test, eval_limits
 from seqlab.training.last_checkpoint import EvaluationSkipped, LastCheckpoint, ctrl_c_skips
 from seqlab.training.loggers import WANDB_ID_FILE
 from seqlab.training.rank_failure import rank_errors_shared
-from seqlab.training.signals import SIGTERM_NAME
+from seqlab.training.signals import SIGINT_NAME, stop_signal_name
 from seqlab.training.stop_notice import StopNotice
 from seqlab.training.tbptt import TBPTTModule
 from seqlab.training.threads import apply_threads
@@ -99,7 +99,8 @@ def _fit_and_test(
     except RunInterrupted as exc:
         interrupted = exc
     except SIGTERMException:  # DDP, or SIGTERM during validation: Lightning stopped fit (seqlab/training/signals.py)
-        interrupted = latest.interruption(trainer) if latest else RunInterrupted("", trainer.global_step, SIGTERM_NAME)
+        by = stop_signal_name()
+        interrupted = latest.interruption(trainer) if latest else RunInterrupted("", trainer.global_step, by)
     except TrainingFailed as exc:
         if latest is not None and latest.path.is_file():
             exc.last_checkpoint = str(latest.path)
@@ -120,7 +121,7 @@ def _fit_and_test(
     best_score = checkpoint.best_model_score if checkpoint else None
     last = str(latest.path) if latest is not None and latest.path.is_file() else ""
     # a scheduler's SIGTERM leaves seconds before SIGKILL: record what we have rather than test first
-    test_skipped = interrupted is not None and interrupted.by == SIGTERM_NAME
+    test_skipped = interrupted is not None and interrupted.by != SIGINT_NAME
     stopped = stop_reason(trainer)  # early stopping, or a pruned trial (not tested: the search dropped it)
     if cfg.test and trainer.limit_test_batches != 0 and not test_skipped and stopped.get("stopped_by") != PRUNED_BY:
         announce_test(trainer, data, find_callback(trainer, EvalTimer))
@@ -134,7 +135,7 @@ def _fit_and_test(
             test_skipped = True
         except SIGTERMException:  # SIGTERM while testing: record what fit left, exit 143
             test_skipped = True
-            interrupted = interrupted or RunInterrupted(last, trainer.global_step, SIGTERM_NAME)
+            interrupted = interrupted or RunInterrupted(last, trainer.global_step, stop_signal_name())
     meter = find_callback(trainer, ThroughputMeter)
     results: dict[str, Any] = {
         **metrics,

@@ -8,7 +8,8 @@
   results: continues from it), ``restart`` (started, no checkpoint yet) or ``new`` (never started), and runs under its
   original number. Nothing is deleted: what a rerun would replace moves into ``<job>/previous-<k>/`` first.
 - :func:`resumed_checkpoint` (in the job): the checkpoint a ``resume`` job continues from, read from the plan the
-  sweeper recorded in the sweep folder's :data:`SWEEP_MARKER`.
+  sweeper recorded in the sweep folder's :data:`SWEEP_MARKER` (or, for a job requeued after a preemption, its own
+  folder's, seqlab/run/requeue.py).
 """
 
 from __future__ import annotations
@@ -300,7 +301,14 @@ def _stored(job: Job, metric: str) -> JobReturn:
 @contextmanager
 def resumed_checkpoint(hydra_cfg: Any, run_dir: Path, multirun: bool) -> Iterator[str | None]:
     """The checkpoint this job continues from when its sweep is resumed (else None). Its DDP ranks, started as
-    single runs, find it in the environment."""
+    single runs, find it in the environment. A job requeued after a preemption continues from its own folder's
+    checkpoint (seqlab/run/requeue.py)."""
+    from seqlab.run.requeue import requeued_checkpoint
+
+    requeued = requeued_checkpoint(run_dir)
+    if requeued is not None:
+        yield requeued
+        return
     if not multirun:
         yield os.environ.get(ENV_CHECKPOINT) if _launched_rank() else None
         return

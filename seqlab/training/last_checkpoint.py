@@ -27,7 +27,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from seqlab.errors import RunInterrupted
-from seqlab.training.signals import SIGINT_NAME, SIGTERM_NAME
+from seqlab.training.signals import SIGINT_NAME, stop_signal_name
 
 LAST_NAME = "last.ckpt"
 # what Lightning *saves*: the whole state (optimizer, loops, callbacks) for an exact resume, not the weights alone;
@@ -73,7 +73,7 @@ class LastCheckpoint(pl.Callback):
     ) -> None:
         if self.interrupt_requested or (trainer.world_size == 1 and trainer.received_sigterm):
             self.save(trainer)
-            by = SIGINT_NAME if self.interrupt_requested else SIGTERM_NAME
+            by = SIGINT_NAME if self.interrupt_requested else stop_signal_name()
             raise RunInterrupted(str(self.path), trainer.global_step, by)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
@@ -88,7 +88,7 @@ class LastCheckpoint(pl.Callback):
     def interruption(self, trainer: pl.Trainer) -> RunInterrupted:
         """What a SIGTERMException that ended fit leaves: the latest last.ckpt and its step."""
         step = self.saved_step if self.saved_step is not None else trainer.global_step
-        return RunInterrupted(str(self.path), step, SIGTERM_NAME)
+        return RunInterrupted(str(self.path), step, stop_signal_name())
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit" and self._previous_handler is not None:

@@ -10,6 +10,10 @@ best checkpoint first (a scheduler's grace period before SIGKILL is short; ``"te
 Outside a Trainer (building the data, between the jobs of a sweep), :func:`sigterm_raises` turns SIGTERM into
 :class:`Terminated`, so the process still unwinds: a sweep writes its summary (the jobs that never ran included)
 and exits 143 instead of vanishing.
+
+A scheduler's preemption notice (SLURM's ``--signal``, SIGUSR2 under submitit; seqlab/training/preemption.py) is
+handled as SIGTERM by :func:`handle_as_sigterm`: the same stop at a batch border, recorded under its own name
+(``"interrupted_by": "SIGUSR2"``, exit code 128 + its number, 140).
 """
 
 from __future__ import annotations
@@ -30,9 +34,39 @@ class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt: a reque
     """SIGTERM arrived while no Trainer was running."""
 
 
+_stop_name = SIGTERM_NAME  # what a stop through SIGTERM's handling records: SIGTERM, or the signal handled as it
+
+
 def interrupted_exit_code(results: dict[str, Any]) -> int:
-    """The exit code of a run whose results say it was interrupted: 143 for SIGTERM, 130 for Ctrl-C."""
-    return SIGTERM_EXIT if results.get("interrupted_by") == SIGTERM_NAME else INTERRUPTED_EXIT
+    """The exit code of a run whose results say it was interrupted: 128 + the signal's number (143 for SIGTERM,
+    140 for SIGUSR2), 130 for Ctrl-C."""
+    by = results.get("interrupted_by")
+    try:
+        return 128 + signal.Signals[str(by)].value
+    except KeyError:
+        return INTERRUPTED_EXIT
+
+
+def stop_signal_name() -> str:
+    """The name of the signal that asked this process to stop the way SIGTERM does (SIGTERM unless
+    :func:`handle_as_sigterm` handled another one)."""
+    return _stop_name
+
+
+def reset_stop_signal() -> None:
+    """A new stop request: SIGTERM until :func:`handle_as_sigterm` says otherwise."""
+    global _stop_name
+    _stop_name = SIGTERM_NAME
+
+
+def handle_as_sigterm(signum: int, frame: Any) -> None:
+    """A signal handler: handle ``signum`` as SIGTERM is handled at this moment (during fit: Lightning's handler, a
+    stop at the next batch border with last.ckpt saved), recorded under ``signum``'s name."""
+    global _stop_name
+    _stop_name = signal.Signals(signum).name
+    handler = signal.getsignal(signal.SIGTERM)
+    if callable(handler):
+        handler(signal.SIGTERM, frame)
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:

@@ -14,10 +14,12 @@ from seqlab.config.choices import parse_timeout
 from seqlab.errors import ConfigError
 from seqlab.training.atomic_checkpoint import AtomicCheckpointIO
 from seqlab.training.ddp import strategy_with_timeout
+from seqlab.training.early_notice import EarlyNotice
 from seqlab.training.exact_resume import ExactResume
 from seqlab.training.last_checkpoint import LastCheckpoint
 from seqlab.training.loggers import build_logger
 from seqlab.training.optim import optimizer_callbacks, schedule_callbacks
+from seqlab.training.preemption import cluster_plugins
 from seqlab.training.progress import progress_callbacks
 from seqlab.training.quiet import quiet_lightning
 from seqlab.training.threads import ThreadShare
@@ -59,14 +61,15 @@ def build_trainer(
     kwargs["strategy"] = strategy_with_timeout(kwargs.get("strategy", "auto"), _timeout(cfg))
     # the bar on a terminal, log lines elsewhere (seqlab/training/progress.py); cores shared among runs (threads.py)
     progress, kwargs["enable_progress_bar"] = progress_callbacks(cfg, kwargs.get("enable_progress_bar") is not False)
-    callbacks += [ThreadShare(), *progress]
+    callbacks += [ThreadShare(), EarlyNotice(), *progress]  # a preemption notice before training: acted on
     quiet_lightning()
     return pl.Trainer(
         **kwargs,
         logger=build_logger(cfg, run_dir, resumed_from) or False,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
-        plugins=[AtomicCheckpointIO()],  # every checkpoint (last, best-*) is replaced atomically
+        # every checkpoint (last, best-*) is replaced atomically; under SLURM, submitit requeues, not Lightning
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
     )
 
 
