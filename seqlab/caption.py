@@ -44,7 +44,7 @@ def caption(
     ``seqlab.load(ckpt_path).caption(...)`` (seqlab/tasks/caption/inference.py)."""
     from seqlab.output_paths import check_output_file
     from seqlab.session import load
-    from seqlab.tasks.caption.task import DECODE_METHODS
+    from seqlab.tasks.caption.config import DECODE_METHODS
     from seqlab.tasks.inference import decode_overrides
 
     decode_overrides(DECODE_METHODS, method, beam_size, alpha, temperature)  # checked before anything loads

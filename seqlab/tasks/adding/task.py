@@ -1,31 +1,22 @@
-"""Task ``adding``: config schema, checks, and the module/data pair (data: seqlab.data.synthetic.adding_data)."""
+"""Task ``adding``: the checks of its config (config.py) and the module/data pair (the data:
+seqlab.data.synthetic.adding_data)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import SyntheticDataConfig, adding_data, seeded_splits
+from seqlab.data.synthetic import adding_data, seeded_splits
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
+from seqlab.tasks.adding.config import AddingConfig
 from seqlab.tasks.base import Task, task_config
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.data.tensor_datamodule import TensorDataModule
     from seqlab.tasks.sequence_module import SequenceModule
-
-
-@dataclass
-class AddingConfig:
-    name: str = "adding"
-    data: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
-    batch_size: int = 64
-    seq_len: int = 100
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
 
 
 class AddingTask(Task):

@@ -1,31 +1,20 @@
-"""Task ``copy``: config schema, checks, and the module/data pair (data: seqlab.data.synthetic.copy_data)."""
+"""Task ``copy``: the checks of its config (config.py) and the module/data pair (the data:
+seqlab.data.synthetic.copy_data)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import SyntheticDataConfig, copy_data, seeded_splits
+from seqlab.data.synthetic import copy_data, seeded_splits
 from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.copy.config import CopyConfig
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.data.tensor_datamodule import TensorDataModule
     from seqlab.tasks.sequence_module import SequenceModule
-
-
-@dataclass
-class CopyConfig:
-    name: str = "copy"
-    data: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
-    batch_size: int = 64
-    length: int = 10
-    delay: int = 50
-    vocab: int = 8
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
 
 
 class CopyTask(Task):

@@ -1,8 +1,7 @@
-"""Task ``seqdigits``: config schema, checks, and the module/data pair."""
+"""Task ``seqdigits``: the checks of its config (config.py) and the module/data pair."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
@@ -10,31 +9,13 @@ from omegaconf import DictConfig
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.seqdigits.config import SeqDigitsConfig
 from seqlab.tasks.seqdigits.data import MODES, as_sequences, load_image_folder, load_sklearn_digits, split_images
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.data.tensor_datamodule import TensorDataModule
     from seqlab.tasks.sequence_module import SequenceModule
-
-
-@dataclass
-class DigitsDataConfig:
-    path: str | None = None
-    image_size: int = 28
-    seed: int = 1234
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-
-
-@dataclass
-class SeqDigitsConfig:
-    name: str = "seqdigits"
-    data: DigitsDataConfig = field(default_factory=DigitsDataConfig)
-    mode: str = "rows"
-    batch_size: int = 64
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
 
 
 class SeqDigitsTask(Task):
