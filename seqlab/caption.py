@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.cli.args import parse_key_values
-from seqlab.errors import ConfigError, SeqlabError
+from seqlab.cli.tool import DECODE_KEYS, load_offering, one_line_errors
+from seqlab.errors import ConfigError
 
 SPEC = {
     "ckpt_path": (str, ...),
     "image": (str, ...),
-    "method": (str, None),
-    "beam_size": (int, None),
-    "alpha": (float, None),
-    "temperature": (float, None),
+    **DECODE_KEYS,
     "attention_plot": (str, None),
     "device": (str, "cpu"),
 }
@@ -43,8 +41,7 @@ def caption(
     """The captions (``{"text", "tokens", "score", "attention"}``) of the images, in order:
     ``seqlab.load(ckpt_path).caption(...)`` (seqlab/tasks/caption/inference.py)."""
     from seqlab.output_paths import check_output_file
-    from seqlab.session import load
-    from seqlab.tasks.caption.task import DECODE_METHODS
+    from seqlab.tasks.caption.config import DECODE_METHODS
     from seqlab.tasks.inference import decode_overrides
 
     decode_overrides(DECODE_METHODS, method, beam_size, alpha, temperature)  # checked before anything loads
@@ -53,9 +50,7 @@ def caption(
     paths = [Path(p.strip()) for p in image.split(",") if p.strip()]
     if not paths:
         raise ConfigError("image", "names no file")
-    run = load(ckpt_path, device=device)
-    if "caption" not in run.offers:
-        raise ConfigError("ckpt_path", f"a '{run.task}' checkpoint does not caption images")
+    run = load_offering(ckpt_path, device, "caption", "a '{task}' checkpoint does not caption images")
     return run.caption(
         paths, method=method, beam_size=beam_size, alpha=alpha, temperature=temperature, attention_plot=attention_plot
     )
@@ -65,12 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     args_in = sys.argv[1:] if argv is None else argv
     images = [a.split("=", 1)[1] for a in args_in if a.startswith("image=")]
     rest = [a for a in args_in if not a.startswith("image=")]
-    try:
+    with one_line_errors("caption"):
         args = parse_key_values([*rest, f"image={','.join(images)}"] if images else rest, SPEC)
         results = caption(**args)
-    except SeqlabError as exc:
-        print(f"seqlab.caption: error: {exc}", file=sys.stderr)
-        sys.exit(2)
     for result in results:
         print(result["text"], flush=True)
 

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from seqlab.cli.args import parse_key_values
+from seqlab.cli.tool import load_offering, one_line_errors
 from seqlab.errors import ConfigError, SeqlabError
 
 SPEC = {
@@ -52,14 +53,11 @@ def embeddings(
     """The lines to print (every query is answered before anything is printed, so an error comes alone)."""
     from seqlab import vectors as wv
     from seqlab.output_paths import check_output_file, writing
-    from seqlab.session import load
 
     if k < 1:
         raise ConfigError("k", f"must be >= 1, got {k}")
     export_path = check_output_file("export", export) if export else None  # before any work
-    run = load(ckpt_path, device=device)
-    if "embeddings" not in run.offers:
-        raise ConfigError("ckpt_path", f"task '{run.task}' has no word vectors")
+    run = load_offering(ckpt_path, device, "embeddings", "task '{task}' has no word vectors")
     vectors = run.embeddings()
     lines: list[str] = []
     for key, queries, answer in (
@@ -91,12 +89,9 @@ def _number(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
+    with one_line_errors("embeddings"):
         args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
         print("\n".join(embeddings(**args)))
-    except SeqlabError as exc:
-        print(f"seqlab.embeddings: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

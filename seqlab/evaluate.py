@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqlab.errors import ConfigError, SeqlabError
+from seqlab.cli.tool import one_line_errors
+from seqlab.errors import ConfigError
 
 KEYS = ("ckpt_path", "out", "device")
 DATA_PREFIX = "task.data."
@@ -113,12 +114,9 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
+    with one_line_errors("evaluate"):
         args, data = parse(sys.argv[1:] if argv is None else argv)
         report = evaluate(args["ckpt_path"], data, args["out"], args["device"])
-    except SeqlabError as exc:
-        print(f"seqlab.evaluate: error: {exc}", file=sys.stderr)
-        sys.exit(2)
     for key, value in report["metrics"].items():
         print(f"{key}\t{value:.6g}")
     print(f"seqlab.evaluate: scores: {report['out']}", file=sys.stderr)

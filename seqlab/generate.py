@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from seqlab.cli.args import parse_key_values
-from seqlab.errors import ConfigError, SeqlabError
+from seqlab.cli.tool import load_offering, one_line_errors
 
 SPEC = {
     "ckpt_path": (str, ...),
@@ -28,21 +28,14 @@ def generate(
     ckpt_path: str, prompt: str = "\n", length: int = 500, temperature: float = 1.0, seed: int = 0, device: str = "cpu"
 ) -> str:
     """``seqlab.load(ckpt_path).generate(...)`` with the tool's errors (seqlab/tasks/inference.py)."""
-    from seqlab.session import load
-
-    run = load(ckpt_path, device=device)
-    if "generate" not in run.offers:
-        raise ConfigError("ckpt_path", f"task '{run.task}' does not generate text")
+    run = load_offering(ckpt_path, device, "generate", "task '{task}' does not generate text")
     return run.generate(prompt, length, temperature, seed)
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
+    with one_line_errors("generate"):
         args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
         print(generate(**args))
-    except SeqlabError as exc:
-        print(f"seqlab.generate: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from seqlab.cli.args import parse_key_values
-from seqlab.errors import ConfigError, SeqlabError
+from seqlab.cli.tool import load_offering, one_line_errors
 
 SPEC = {
     "ckpt_path": (str, ...),
@@ -22,22 +22,14 @@ SPEC = {
 
 def predict(ckpt_path: str, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
     """``(label, probability)`` for each text."""
-    from seqlab.session import load
-
-    run = load(ckpt_path, device=device)
-    if "predict" not in run.offers:
-        raise ConfigError("ckpt_path", f"task '{run.task}' does not classify texts")
-    return run.predict(texts)
+    return load_offering(ckpt_path, device, "predict", "task '{task}' does not classify texts").predict(texts)
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
+    with one_line_errors("predict"):
         args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, positional="text")
         for label, prob in predict(args["ckpt_path"], [args["text"]], args["device"]):
             print(f"{label}\t{prob:.4f}")
-    except SeqlabError as exc:
-        print(f"seqlab.predict: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

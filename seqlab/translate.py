@@ -21,16 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.cli.args import parse_key_values
-from seqlab.errors import ConfigError, SeqlabError
+from seqlab.cli.tool import DECODE_KEYS, load_offering, one_line_errors
+from seqlab.errors import ConfigError
 
 SPEC = {
     "ckpt_path": (str, ...),
     "text": (str, None),
     "input": (str, None),
-    "method": (str, None),
-    "beam_size": (int, None),
-    "alpha": (float, None),
-    "temperature": (float, None),
+    **DECODE_KEYS,
     "attention_plot": (str, None),
     "max_source_tokens": (int, 250),
     "device": (str, "cpu"),
@@ -72,7 +70,6 @@ def translate(
     ``seqlab.load(first).translate(..., ensemble=rest)`` (seqlab/tasks/translate/inference.py). Every value and the
     plot's path are checked before a checkpoint is read; a sentence of more than ``max_source_tokens`` tokens is
     refused before any is decoded. ``progress(done, total)`` is called after each decoded batch."""
-    from seqlab.session import load
     from seqlab.tasks.translate.inference import check_request
 
     sentences = read_sentences(text, input)
@@ -80,9 +77,7 @@ def translate(
     paths = [p.strip() for p in ckpt_path.split(",") if p.strip()]
     if not paths:
         raise ConfigError("ckpt_path", "names no checkpoint")
-    run = load(paths[0], device=device)
-    if "translate" not in run.offers:
-        raise ConfigError("ckpt_path", f"a '{run.task}' checkpoint does not translate")
+    run = load_offering(paths[0], device, "translate", "a '{task}' checkpoint does not translate")
     return run.translate(
         sentences,
         method=method,
@@ -110,12 +105,9 @@ def stderr_progress() -> Callable[[int, int], None]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
+    with one_line_errors("translate"):
         args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
         results = translate(**args, progress=stderr_progress())
-    except SeqlabError as exc:
-        print(f"seqlab.translate: error: {exc}", file=sys.stderr)
-        sys.exit(2)
     for result in results:
         if result.unknown:
             words = ", ".join(sorted(set(result.unknown)))

@@ -11,9 +11,9 @@ from conftest import SHARED_DATA
 
 from seqlab.data.splits import split_sizes
 from seqlab.errors import ConfigError, DataError
+from seqlab.tasks.forecast.config import ForecastConfig, ForecastDataConfig
 from seqlab.tasks.forecast.data import ForecastDataModule
 from seqlab.tasks.forecast.series import forward_fill, interpolate_segment, parse_time, read_series
-from seqlab.tasks.forecast.task import ForecastConfig, ForecastDataConfig
 from seqlab.tasks.forecast.windows import window_origins
 
 N = 60  # rows of the fixture: 42 train | 9 val | 9 test

@@ -11,10 +11,10 @@ from conftest import SHARED_DATA
 
 from seqlab.errors import DataError
 from seqlab.tasks.forecast.baselines import naive_forecast, seasonal_naive_forecast
+from seqlab.tasks.forecast.config import ForecastConfig, ForecastDataConfig
 from seqlab.tasks.forecast.data import ForecastDataModule
 from seqlab.tasks.forecast.metrics import ErrorSums, forecast_errors, masked_mse
 from seqlab.tasks.forecast.series import naive_scale
-from seqlab.tasks.forecast.task import ForecastConfig, ForecastDataConfig
 
 
 def test_mae_rmse_mase_by_hand():

@@ -4,7 +4,8 @@ the search module imports no task; the config layer imports no task or training 
 another task. The public plugin API (``seqlab.api``) is imported by no seqlab module but the contract suites
 (``seqlab.testing``), so it can re-export anything without a cycle; and every file under ``plugins/`` imports only
 ``seqlab.api`` and ``seqlab.testing`` of seqlab. And no import cycle: the graph of module-level imports (what runs
-when a module is first imported, its parent packages included) has none."""
+when a module is first imported, its parent packages included) has none. Every task package keeps its config
+dataclasses in its config.py."""
 
 from __future__ import annotations
 
@@ -267,3 +268,30 @@ def test_only_the_contract_suites_import_the_public_api():
         if mod == "seqlab.api" and not module_name(path).startswith(("seqlab.testing", "seqlab.api"))
     ]
     assert users == []
+
+
+def test_every_task_package_keeps_its_config_in_config_py():
+    """Every built-in task package is shaped alike: its ``Config`` and the dataclasses nested in it are defined in
+    ``seqlab/tasks/<task>/config.py`` (which task.py, data and inference modules import), not beside the Task."""
+    import dataclasses
+
+    from seqlab import registry
+
+    def nested(cls: type) -> list[type]:
+        found = [cls]
+        for f in dataclasses.fields(cls):
+            default = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+            if isinstance(default, type) and dataclasses.is_dataclass(default):
+                found += nested(default)
+        return found
+
+    packages = sorted(p.name for p in (PACKAGE / "tasks").iterdir() if (p / "task.py").is_file())
+    builtin = [n for n in registry.names("task") if registry.get_task(n).__module__.startswith("seqlab.tasks.")]
+    assert sorted({registry.get_task(n).__module__.split(".")[2] for n in builtin}) == packages
+    for name in builtin:
+        task = registry.get_task(name)
+        package = task.__module__.rsplit(".", 1)[0]
+        for cls in nested(task.Config):
+            if cls.__module__.startswith(f"{package}."):  # a shared piece (SyntheticDataConfig) lives elsewhere
+                assert cls.__module__ == f"{package}.config", (name, cls.__qualname__, cls.__module__)
+        assert (PACKAGE / "tasks" / package.split(".")[2] / "config.py").is_file(), name

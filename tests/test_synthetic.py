@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from conftest import compose_config
@@ -85,10 +87,13 @@ def test_image_folder(tmp_path):
         (["task=copy", "task.delay=0"], "task.delay"),
         (["task=seqdigits", "task.mode=columns"], "task.mode"),
         (["task=seqdigits", "task.tbptt_steps=9"], "task.tbptt_steps"),
+        (["task=adding", "task.data.val_size=0"], "task.data.val_size"),
+        (["task=copy", "task.data.train_size=0"], "task.data.train_size"),
+        (["task=seqdigits", "task.data.image_size=0"], "task.data.image_size"),
     ],
 )
 def test_bad_config_names_the_key(overrides, key):
-    with pytest.raises(ConfigError, match=key):
+    with pytest.raises(ConfigError, match=f"^{re.escape(key)}: "):
         validate(compose_config(overrides))
 
 

@@ -19,8 +19,8 @@ import seqlab.config.validate as validate_module
 from seqlab.config.job import JobConfig, job_config
 from seqlab.config.validate import validate
 from seqlab.errors import ConfigError
+from seqlab.tasks.charlm.config import CharLMConfig
 from seqlab.tasks.charlm.module import CharLMModule
-from seqlab.tasks.charlm.task import CharLMConfig
 from seqlab.training.stop_notice import stop_line
 
 VOCAB = list("\nabcdefgh ")

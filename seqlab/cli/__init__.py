@@ -1,7 +1,7 @@
 """The ``seqlab`` command: ``python -m seqlab`` and the ``seqlab`` script run :func:`seqlab.cli.command.main`
 (check the command line, compose with Hydra, run the job); ``args.py`` parses the ``key=value`` arguments of the
-other commands. ``seqlab.cli.main`` and ``seqlab.cli.launch`` name the same functions, imported when first read, so
-``import seqlab.cli.args`` stays free of Hydra."""
+other commands and ``tool.py`` holds what those tools share. ``seqlab.cli.main`` and ``seqlab.cli.launch`` name the
+same functions, imported when first read, so ``import seqlab.cli.args`` stays free of Hydra."""
 
 from typing import Any
 

@@ -1,31 +1,22 @@
-"""Task ``adding``: config schema, checks, and the module/data pair (data: seqlab.data.synthetic.adding_data)."""
+"""Task ``adding``: the checks of its config (config.py) and the module/data pair (the data:
+seqlab.data.synthetic.adding_data)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import SyntheticDataConfig, adding_data, seeded_splits
+from seqlab.data.synthetic import adding_data
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
+from seqlab.tasks.adding.config import AddingConfig
 from seqlab.tasks.base import Task, task_config
-from seqlab.training.tbptt_check import check_positive, check_tbptt
+from seqlab.tasks.tensor_tasks import check_synthetic, sequence_task_pair, synthetic_splits
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.data.tensor_datamodule import TensorDataModule
     from seqlab.tasks.sequence_module import SequenceModule
-
-
-@dataclass
-class AddingConfig:
-    name: str = "adding"
-    data: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
-    batch_size: int = 64
-    seq_len: int = 100
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
 
 
 class AddingTask(Task):
@@ -40,21 +31,13 @@ class AddingTask(Task):
     def check(cls, cfg: DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
-        check_positive(task, "batch_size")
-        check_positive(task.data, "train_size", "val_size", "test_size")
         if task.seq_len < 2:
             raise ConfigError("task.seq_len", f"must be >= 2 (two marked numbers), got {task.seq_len}")
-        check_tbptt(task.tbptt_steps, task.seq_len)
+        check_synthetic(task, task.seq_len)
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
-        from seqlab.data.tensor_datamodule import TensorDataModule
-        from seqlab.tasks.sequence_module import SequenceModule
-
         task = task_config(cfg)
-        d = task.data
-        splits = seeded_splits(
-            lambda n, seed: adding_data(n, task.seq_len, seed), d.seed, (d.train_size, d.val_size, d.test_size)
-        )
-        module = SequenceModule(cfg, input_size=2, output_size=1, objective="regression", seq_len=task.seq_len)
-        return module, TensorDataModule(splits, task.batch_size)
+        splits = synthetic_splits(lambda n, seed: adding_data(n, task.seq_len, seed), task.data)
+        module_args = {"input_size": 2, "output_size": 1, "objective": "regression", "seq_len": task.seq_len}
+        return sequence_task_pair(cfg, splits, **module_args)

@@ -1,12 +1,17 @@
-"""The data side of task ``caption``'s config schema: where the images and captions come from (a generated scene
-set, the Karpathy split JSON of Flickr8k/Flickr30k/COCO, a folder with a CSV or JSON of captions, or precomputed
-CNN features), the image size, the vocabulary and the batches. The task adds its encoder and decoder keys."""
+"""The config schema of task ``caption``. ``CaptionConfig`` is its data side, which the data modules read: where the
+images and captions come from (a generated scene set, the Karpathy split JSON of Flickr8k/Flickr30k/COCO, a folder
+with a CSV or JSON of captions, or precomputed CNN features), the image size, the vocabulary and the batches;
+``CaptionTaskConfig`` (the task's ``Config``) adds the image encoder, the decoder and decoding."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from seqlab.generation.checks import DECODE_METHODS as CHECKED_METHODS
 
 SOURCES = ("synthetic", "karpathy", "folder", "features")
+DECODE_METHODS = CHECKED_METHODS  # seqlab/generation/checks.py
 
 
 @dataclass
@@ -57,3 +62,48 @@ class CaptionConfig:
     # caption length follows the scene (one object: short, two: long), and batches grouped by length would give the
     # image encoder's BatchNorm one kind of scene per batch and running statistics that fit neither at evaluation
     bucket_batches: int = 1
+
+
+def default_image_encoder() -> dict[str, Any]:
+    """The keys ``task.image_encoder`` lists (conf/task/caption.yaml): ``name`` and the built-in encoders' keys at
+    their defaults; each encoder takes its own (seqlab/config/role_node.py)."""
+    return {
+        "name": "small_cnn",
+        "width": 32,
+        "depth": 3,
+        "batch_norm": False,
+        "feature_size": 2048,
+        "model": "resnet18",
+        "pretrained": True,
+        "freeze": True,
+    }
+
+
+@dataclass
+class CaptionDecoderConfig:
+    attention: str = "soft"  # none (Show and Tell: the image vector starts the state) | soft (Show, Attend and Tell)
+    embedding_dim: int = 64  # word embedding size
+    attention_size: int = 64  # soft: the additive attention's hidden size
+    gating: bool = True  # soft: the gating scalar beta_t = sigmoid(f(h_{t-1})) on the context
+    init: str = "mean"  # soft: h_0 (c_0) = tanh(W mean_i a_i) | zero (the image reaches the decoder only by attention)
+    doubly_stochastic: float = 1.0  # soft: lambda of mean_i (1 - sum_t alpha_ti)^2 (0 = off)
+
+
+@dataclass
+class CaptionDecodeConfig:
+    method: str = "beam"  # greedy | beam | sample
+    beam_size: int = 3
+    alpha: float = 0.0  # GNMT length penalty
+    max_len: int = 20  # words (with <eos>)
+    temperature: float = 1.0  # method=sample
+    val_images: int = 200  # captioned at each validation (a fixed subset); test: all
+    show: int = 4  # val images drawn with their captions (and attention) at each validation
+    batch_size: int = 64
+
+
+@dataclass
+class CaptionTaskConfig(CaptionConfig):
+    image_encoder: dict[str, Any] = field(default_factory=default_image_encoder)
+    decoder: CaptionDecoderConfig = field(default_factory=CaptionDecoderConfig)
+    decode: CaptionDecodeConfig = field(default_factory=CaptionDecodeConfig)
+    tbptt_steps: int | None = None  # refused: a caption is one sequence

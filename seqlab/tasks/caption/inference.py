@@ -29,8 +29,8 @@ class CaptionInference(Inference):
         ``temperature`` replace the run's ``task.decode``; ``attention_plot``: a PNG of each image, its caption
         and (soft attention) where each word looked."""
         from seqlab.output_paths import check_output_file, writing
+        from seqlab.tasks.caption.config import DECODE_METHODS
         from seqlab.tasks.caption.plots import plot_captions
-        from seqlab.tasks.caption.task import DECODE_METHODS
 
         overrides = decode_overrides(DECODE_METHODS, method, beam_size, alpha, temperature)
         plot_path = check_output_file("attention_plot", attention_plot) if attention_plot else None

@@ -12,7 +12,6 @@ At each validation a few fixed images are drawn with their captions (and per-wor
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,13 @@ from seqlab.tasks.caption.scoring import (
     named_boxes,
     region_boxes,
 )
+from seqlab.tasks.decoding_module import DecodingModule
 from seqlab.training.loggers import log_image
 from seqlab.training.sharded_decode import decode_stage_once
-from seqlab.training.tbptt import StepResult, TBPTTModule
+from seqlab.training.tbptt import StepResult
 
 
-class CaptionModule(TBPTTModule):
+class CaptionModule(DecodingModule):
     """``itos`` (the caption vocabulary) and ``attributes`` (the scene words, may be empty) are saved in hparams."""
 
     def __init__(self, config: DictConfig | dict, itos: list[str], attributes: list[str]) -> None:
@@ -70,31 +70,17 @@ class CaptionModule(TBPTTModule):
         logits, _, attention = self.decoder(inputs, state, memory, None)
         return logits, attention
 
-    def _loss(self, batch: Any, regularize: bool) -> StepResult:
+    def sequence_loss(self, batch: Any, training: bool) -> StepResult:
+        """Cross-entropy of the caption words; in training plus the doubly stochastic attention penalty."""
         images, captions, _, _ = batch
         logits, attention = self(images, captions[:, :-1])
         target = captions[:, 1:]
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=Vocab.pad_id)
         count = int((target != Vocab.pad_id).sum())
-        if regularize and self.soft and self.task.decoder.doubly_stochastic > 0 and attention is not None:
+        if training and self.soft and self.task.decoder.doubly_stochastic > 0 and attention is not None:
             penalty = doubly_stochastic_penalty(attention, target != Vocab.pad_id, per_region=True)
             loss = loss + self.task.decoder.doubly_stochastic * penalty
         return StepResult(loss=loss, count=count, tokens=count)
-
-    def train_chunk(self, chunk: Any, state: Any) -> StepResult:
-        return self._loss(chunk, regularize=True)
-
-    def split_batch(self, batch: Any) -> list[Any]:
-        return [batch]  # a caption is one sequence: no truncated BPTT
-
-    def eval_batch(self, batch: Any, state: Any, stage: str) -> StepResult:
-        return self._loss(batch, regularize=False)
-
-    def derived_metrics(self, loss: float) -> dict[str, float]:
-        return {"perplexity": math.exp(min(loss, 50.0))}
-
-    def sequence_length(self) -> int | None:
-        return None
 
     # ---- captioning --------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -142,7 +128,7 @@ class CaptionModule(TBPTTModule):
     def _caption_outputs(self, items: list[Any]) -> list[tuple]:
         return [(c["text"], c["tokens"], c["attention"]) for c in self._caption_items(items)]
 
-    def _decode_stage(self, stage: str) -> None:
+    def decode_stage(self, stage: str) -> None:
         limit = self.task.decode.val_images if stage == "val" else None
         decoded = decode_stage_once(self, stage, limit, self._caption_outputs)
         if decoded is None:
@@ -202,14 +188,6 @@ class CaptionModule(TBPTTModule):
         grid = self.image_encoder.grid_shape_for(tuple(images[0].shape)) if self.soft and images[0].dim() == 3 else None
         plot_captions(images, [o[0] for o in outputs], [o[1] for o in outputs], [o[2] for o in outputs], grid, path)
         log_image(self.trainer, "captions", path, step)
-
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
-        self._decode_stage("val")
-
-    def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
-        self._decode_stage("test")
 
     def extra_results(self) -> dict[str, Any]:
         return {"caption_decoding": {k: v for k, v in vars(self.task.decode).items()}} if self.last_scores else {}

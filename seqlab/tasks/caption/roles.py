@@ -22,6 +22,7 @@ from seqlab import registry
 from seqlab.config.role_node import component_config, under_node
 from seqlab.config.schema import to_dataclass
 from seqlab.errors import ConfigError
+from seqlab.tasks.caption.config import default_image_encoder
 
 CELLS = ("rnn", "lstm", "gru")
 ATTENTIONS = ("none", "soft")
@@ -31,21 +32,6 @@ def recurrent_cell(model_name: str) -> str | None:
     """The recurrent cell of a model option (``rnn``, ``lstm``, ``gru``), or None for a non-recurrent model."""
     cell = getattr(registry.get_model(model_name), "cell", None)
     return cell if cell in CELLS else None
-
-
-def default_image_encoder() -> dict[str, Any]:
-    """The keys ``task.image_encoder`` lists (conf/task/caption.yaml): ``name`` and the built-in encoders' keys at
-    their defaults; each encoder takes its own (seqlab/config/role_node.py)."""
-    return {
-        "name": "small_cnn",
-        "width": 32,
-        "depth": 3,
-        "batch_norm": False,
-        "feature_size": 2048,
-        "model": "resnet18",
-        "pretrained": True,
-        "freeze": True,
-    }
 
 
 def image_encoder_config(node: Mapping[str, Any]) -> Any:

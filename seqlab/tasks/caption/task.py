@@ -3,58 +3,24 @@ Attend and Tell), on generated scenes, a Karpathy split, a folder of captioned i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from seqlab import registry
 from seqlab.errors import ConfigError
-from seqlab.generation.checks import DECODE_METHODS as CHECKED_METHODS
 from seqlab.generation.checks import check_decode, decode_values
 from seqlab.models.capabilities import Needs
 from seqlab.models.soft_attention_decoder import INITS as SOFT_INITS
 from seqlab.tasks.base import Task, task_config
-from seqlab.tasks.caption.config import CaptionConfig
+from seqlab.tasks.caption.config import CaptionTaskConfig
 from seqlab.tasks.caption.inference import CaptionInference
-from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, default_image_encoder, recurrent_cell
+from seqlab.tasks.caption.roles import ATTENTIONS, CELLS, build_image_encoder, recurrent_cell
 from seqlab.training.tbptt_check import check_positive
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.caption.data import CaptionDataModule
     from seqlab.tasks.caption.module import CaptionModule
-
-DECODE_METHODS = CHECKED_METHODS  # seqlab/generation/checks.py
-
-
-@dataclass
-class CaptionDecoderConfig:
-    attention: str = "soft"  # none (Show and Tell: the image vector starts the state) | soft (Show, Attend and Tell)
-    embedding_dim: int = 64  # word embedding size
-    attention_size: int = 64  # soft: the additive attention's hidden size
-    gating: bool = True  # soft: the gating scalar beta_t = sigmoid(f(h_{t-1})) on the context
-    init: str = "mean"  # soft: h_0 (c_0) = tanh(W mean_i a_i) | zero (the image reaches the decoder only by attention)
-    doubly_stochastic: float = 1.0  # soft: lambda of mean_i (1 - sum_t alpha_ti)^2 (0 = off)
-
-
-@dataclass
-class CaptionDecodeConfig:
-    method: str = "beam"  # greedy | beam | sample
-    beam_size: int = 3
-    alpha: float = 0.0  # GNMT length penalty
-    max_len: int = 20  # words (with <eos>)
-    temperature: float = 1.0  # method=sample
-    val_images: int = 200  # captioned at each validation (a fixed subset); test: all
-    show: int = 4  # val images drawn with their captions (and attention) at each validation
-    batch_size: int = 64
-
-
-@dataclass
-class CaptionTaskConfig(CaptionConfig):
-    image_encoder: dict[str, Any] = field(default_factory=default_image_encoder)
-    decoder: CaptionDecoderConfig = field(default_factory=CaptionDecoderConfig)
-    decode: CaptionDecodeConfig = field(default_factory=CaptionDecodeConfig)
-    tbptt_steps: int | None = None  # refused: a caption is one sequence
 
 
 def attribute_words(task: CaptionTaskConfig) -> list[str]:

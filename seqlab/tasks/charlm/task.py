@@ -1,48 +1,20 @@
-"""Task ``charlm``: config schema, checks, and the module/data pair."""
+"""Task ``charlm``: the checks of its config (config.py) and the module/data pair."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.charlm.config import CharLMConfig
 from seqlab.tasks.charlm.inference import CharLMInference
 from seqlab.tasks.language_model_options import check_stream_lm
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.charlm.data import CharDataModule
     from seqlab.tasks.charlm.module import CharLMModule
-
-
-@dataclass
-class CharDataConfig:
-    path: str | None = None
-    val_fraction: float = 0.05
-    test_fraction: float = 0.05
-
-
-@dataclass
-class SampleConfig:
-    every_n_val: int = 1
-    length: int = 200
-    temperature: float = 0.8
-    prompt: str = "\n"
-
-
-@dataclass
-class CharLMConfig:
-    name: str = "charlm"
-    data: CharDataConfig = field(default_factory=CharDataConfig)
-    batch_size: int = 64
-    seq_len: int = 100
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
-    carry_state: bool = True
-    embedding_dim: int = 64
-    sample: SampleConfig = field(default_factory=SampleConfig)
 
 
 class CharLMTask(Task):

@@ -1,31 +1,20 @@
-"""Task ``copy``: config schema, checks, and the module/data pair (data: seqlab.data.synthetic.copy_data)."""
+"""Task ``copy``: the checks of its config (config.py) and the module/data pair (the data:
+seqlab.data.synthetic.copy_data)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from seqlab.data.synthetic import SyntheticDataConfig, copy_data, seeded_splits
+from seqlab.data.synthetic import copy_data
 from seqlab.tasks.base import Task, task_config
-from seqlab.training.tbptt_check import check_positive, check_tbptt
+from seqlab.tasks.copy.config import CopyConfig
+from seqlab.tasks.tensor_tasks import check_synthetic, sequence_task_pair, synthetic_splits
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.data.tensor_datamodule import TensorDataModule
     from seqlab.tasks.sequence_module import SequenceModule
-
-
-@dataclass
-class CopyConfig:
-    name: str = "copy"
-    data: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
-    batch_size: int = 64
-    length: int = 10
-    delay: int = 50
-    vocab: int = 8
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
 
 
 class CopyTask(Task):
@@ -38,28 +27,18 @@ class CopyTask(Task):
     def check(cls, cfg: DictConfig) -> None:
         super().check(cfg)
         task = task_config(cfg)
-        check_positive(task, "batch_size", "length", "delay", "vocab")
-        check_positive(task.data, "train_size", "val_size", "test_size")
-        check_tbptt(task.tbptt_steps, task.delay + 2 * task.length)
+        check_synthetic(task, task.delay + 2 * task.length, "length", "delay", "vocab")
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
-        from seqlab.data.tensor_datamodule import TensorDataModule
-        from seqlab.tasks.sequence_module import SequenceModule
-
         task = task_config(cfg)
-        d = task.data
-        splits = seeded_splits(
-            lambda n, seed: copy_data(n, task.length, task.delay, task.vocab, seed),
-            d.seed,
-            (d.train_size, d.val_size, d.test_size),
-        )
-        module = SequenceModule(
+        splits = synthetic_splits(lambda n, seed: copy_data(n, task.length, task.delay, task.vocab, seed), task.data)
+        return sequence_task_pair(
             cfg,
+            splits,
             input_size=task.vocab + 2,
             output_size=task.vocab + 1,
             objective="per_step",
             one_hot=task.vocab + 2,
             seq_len=task.delay + 2 * task.length,
         )
-        return module, TensorDataModule(splits, task.batch_size)

@@ -1,8 +1,7 @@
-"""Task ``forecast``: config schema, checks, and the module/data pair."""
+"""Task ``forecast``: the checks of its config (config.py) and the module/data pair."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
@@ -10,6 +9,7 @@ from omegaconf import DictConfig
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, is_bidirectional, task_config
+from seqlab.tasks.forecast.config import LEVELS, MODES, ForecastConfig
 from seqlab.tasks.forecast.inference import ForecastInference
 from seqlab.tasks.forecast.series import BUNDLED, MISSING_RULES, choose_columns, read_header, resolve_source
 from seqlab.training.tbptt_check import check_positive
@@ -17,35 +17,6 @@ from seqlab.training.tbptt_check import check_positive
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.forecast.data import ForecastDataModule
     from seqlab.tasks.forecast.module import ForecastModule
-
-MODES = ("direct", "autoregressive")
-LEVELS = ("global", "window")
-
-
-@dataclass
-class ForecastDataConfig:
-    series: str = "sunspots"
-    path: str | None = None
-    time_column: str | None = None
-    target: str | None = None
-    exogenous: list[str] = field(default_factory=list)
-    missing: str = "ffill"
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-
-
-@dataclass
-class ForecastConfig:
-    name: str = "forecast"
-    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
-    input_len: int = 22
-    horizon: int = 1
-    mode: str = "direct"
-    level: str = "global"
-    seasonality: int | None = None
-    batch_size: int = 32
-    tbptt_steps: int | None = None
-    plot: bool = True
 
 
 class ForecastTask(Task):

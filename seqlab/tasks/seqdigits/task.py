@@ -1,8 +1,7 @@
-"""Task ``seqdigits``: config schema, checks, and the module/data pair."""
+"""Task ``seqdigits``: the checks of its config (config.py) and the module/data pair."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
@@ -10,31 +9,14 @@ from omegaconf import DictConfig
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
+from seqlab.tasks.seqdigits.config import SeqDigitsConfig
 from seqlab.tasks.seqdigits.data import MODES, as_sequences, load_image_folder, load_sklearn_digits, split_images
+from seqlab.tasks.tensor_tasks import sequence_task_pair
 from seqlab.training.tbptt_check import check_positive, check_tbptt
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.data.tensor_datamodule import TensorDataModule
     from seqlab.tasks.sequence_module import SequenceModule
-
-
-@dataclass
-class DigitsDataConfig:
-    path: str | None = None
-    image_size: int = 28
-    seed: int = 1234
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-
-
-@dataclass
-class SeqDigitsConfig:
-    name: str = "seqdigits"
-    data: DigitsDataConfig = field(default_factory=DigitsDataConfig)
-    mode: str = "rows"
-    batch_size: int = 64
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
 
 
 class SeqDigitsTask(Task):
@@ -52,7 +34,7 @@ class SeqDigitsTask(Task):
         if task.mode not in MODES:
             raise ConfigError("task.mode", f"unknown mode '{task.mode}'", allowed=MODES)
         check_positive(task, "batch_size")
-        check_positive(task.data, "image_size")
+        check_positive(task.data, "image_size", prefix="task.data")
         for key in ("val_fraction", "test_fraction"):
             if not 0.0 < getattr(task.data, key) < 1.0:
                 raise ConfigError(f"task.data.{key}", f"must be in (0, 1), got {getattr(task.data, key)}")
@@ -61,9 +43,6 @@ class SeqDigitsTask(Task):
 
     @classmethod
     def build(cls, cfg: DictConfig) -> tuple[SequenceModule, TensorDataModule]:
-        from seqlab.data.tensor_datamodule import TensorDataModule
-        from seqlab.tasks.sequence_module import SequenceModule
-
         task = task_config(cfg)
         d = task.data
         if d.path is None:
@@ -72,7 +51,6 @@ class SeqDigitsTask(Task):
             images, labels, classes = load_image_folder(d.path, d.image_size)
         x = as_sequences(images, task.mode)
         splits = split_images(x, labels, d.val_fraction, d.test_fraction, d.seed)
-        module = SequenceModule(
-            cfg, input_size=x.size(-1), output_size=len(classes), objective="classification", seq_len=x.size(1)
+        return sequence_task_pair(
+            cfg, splits, input_size=x.size(-1), output_size=len(classes), objective="classification", seq_len=x.size(1)
         )
-        return module, TensorDataModule(splits, task.batch_size)

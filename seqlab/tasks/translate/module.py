@@ -29,17 +29,18 @@ from seqlab.models.base import length_mask
 from seqlab.models.bridge import Bridge
 from seqlab.tasks.base import build_model
 from seqlab.tasks.decoder_role import build_decoder
+from seqlab.tasks.decoding_module import DecodingModule
 from seqlab.tasks.translate.attention_plot import plot_attention
 from seqlab.tasks.translate.decode import Translation, decode_batch, translations
 from seqlab.tasks.translate.scoring import Scores, score
 from seqlab.training.loggers import log_image, log_table
 from seqlab.training.sharded_decode import decode_stage_once
-from seqlab.training.tbptt import StepResult, TBPTTModule
+from seqlab.training.tbptt import StepResult
 
 log = logging.getLogger(__name__)
 
 
-class TranslationModule(TBPTTModule):
+class TranslationModule(DecodingModule):
     """``src_itos``/``tgt_itos`` (vocabularies) and ``tokenizers`` (their states) are saved in the checkpoint."""
 
     def __init__(
@@ -88,28 +89,14 @@ class TranslationModule(TBPTTModule):
                 prev = torch.where(gold, tgt_in[:, t + 1], step_logits.argmax(-1))
         return torch.stack(logits, dim=1)
 
-    def _loss(self, batch: Any) -> StepResult:
+    def sequence_loss(self, batch: Any, training: bool) -> StepResult:
+        """Cross-entropy of the target tokens (teacher forcing with ``task.teacher_forcing`` in training)."""
         src, src_lengths, tgt, _ = batch
         logits = self(src, src_lengths, tgt[:, :-1])
         target = tgt[:, 1:]
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=Vocab.pad_id)
         count = int((target != Vocab.pad_id).sum())
         return StepResult(loss=loss, count=count, tokens=int(src_lengths.sum()) + count)
-
-    def train_chunk(self, chunk: Any, state: Any) -> StepResult:
-        return self._loss(chunk)
-
-    def split_batch(self, batch: Any) -> list[Any]:
-        return [batch]  # a sentence pair is one sequence: no truncated BPTT
-
-    def eval_batch(self, batch: Any, state: Any, stage: str) -> StepResult:
-        return self._loss(batch)
-
-    def derived_metrics(self, loss: float) -> dict[str, float]:
-        return {"perplexity": float(torch.tensor(loss).exp())}
-
-    def sequence_length(self) -> int | None:
-        return None
 
     # ---- decoding ----------------------------------------------------------------------------------------------
     def translate(self, texts: list[str], **decode: Any) -> list[Translation]:
@@ -120,7 +107,7 @@ class TranslationModule(TBPTTModule):
     def _hypotheses(self, items: list[Any]) -> list[str]:
         return [out.text for out in decode_batch([self], [item.ids for item in items], self.task.decode)]
 
-    def _decode_stage(self, stage: str) -> None:
+    def decode_stage(self, stage: str) -> None:
         limit = self.task.decode.val_sentences if stage == "val" else None
         decoded = decode_stage_once(self, stage, limit, self._hypotheses)
         if decoded is None:
@@ -157,14 +144,6 @@ class TranslationModule(TBPTTModule):
             log_image(self.trainer, "attention", path, step)
         rows = [[item.source, out.text, " | ".join(item.references)] for item, out in zip(items, shown)]
         log_table(self.trainer, "translations", ["source", "output", "references"], rows, step)
-
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
-        self._decode_stage("val")
-
-    def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
-        self._decode_stage("test")
 
     def extra_results(self) -> dict[str, Any]:
         """sacrebleu's signatures and the number of sentences scored per stage, for results.json."""

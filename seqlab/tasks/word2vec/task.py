@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from omegaconf import DictConfig
@@ -13,41 +12,15 @@ from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.inference import WordVectorInference
+from seqlab.tasks.word2vec.config import Word2VecConfig
 from seqlab.training.tbptt_check import check_positive
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.word2vec.data import Word2VecDataModule
     from seqlab.tasks.word2vec.module import Word2VecModule
 
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Word2VecDataConfig:
-    corpus: str = "wikitext2"
-    path: str | None = None
-    val_fraction: float = 0.05
-    test_fraction: float = 0.05
-
-
-@dataclass
-class Word2VecVocabConfig:
-    min_freq: int = 5
-    max_size: int | None = None
-
-
-@dataclass
-class Word2VecConfig:
-    name: str = "word2vec"
-    data: Word2VecDataConfig = field(default_factory=Word2VecDataConfig)
-    vocab: Word2VecVocabConfig = field(default_factory=Word2VecVocabConfig)
-    embedding_dim: int = 100
-    window: int = 5
-    negatives: int = 5
-    subsample: float = 1e-3
-    noise_power: float = 0.75
-    batch_size: int = 16384
-    evaluate: bool = True
 
 
 class Word2VecTask(Task):

@@ -3,7 +3,6 @@ AWD-style regularization, adaptive softmax, character-aware words and embeddings
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
@@ -12,56 +11,14 @@ from seqlab.config.job import JobConfig
 from seqlab.data.word_corpus import CORPORA
 from seqlab.errors import ConfigError
 from seqlab.models.capabilities import Needs
-from seqlab.models.char_words import CharWordConfig
 from seqlab.tasks.base import Task, task_config
 from seqlab.tasks.inference import WordLanguageModelInference
-from seqlab.tasks.language_model_options import LanguageModelOptions, check_stream_lm
+from seqlab.tasks.language_model_options import check_stream_lm
+from seqlab.tasks.wordlm.config import SOFTMAXES, WORD_INPUTS, WordLMConfig
 
 if TYPE_CHECKING:  # imported in build: a task's check runs without Lightning
     from seqlab.tasks.wordlm.data import WordDataModule
     from seqlab.tasks.wordlm.module import WordLMModule
-
-SOFTMAXES = ("full", "adaptive")
-WORD_INPUTS = ("lookup", "chars")
-
-
-@dataclass
-class WordDataConfig:
-    corpus: str = "wikitext2"  # wikitext2 | ptb (under $SEQLAB_DATA_DIR)
-    path: str | None = None  # a folder with train/valid/test files, or one text file split in order by lines
-    val_fraction: float = 0.05  # path=FILE only
-    test_fraction: float = 0.05
-
-
-@dataclass
-class WordVocabConfig:
-    min_freq: int = 1
-    max_size: int | None = None
-
-
-@dataclass
-class WordSampleConfig:
-    every_n_val: int = 1
-    length: int = 50  # words
-    temperature: float = 0.8
-    prompt: str = "\n"
-
-
-@dataclass
-class WordLMConfig(LanguageModelOptions):  # tie_weights, softmax, cutoffs, embedding_dropout, ar, tar, init_range
-    name: str = "wordlm"
-    data: WordDataConfig = field(default_factory=WordDataConfig)
-    vocab: WordVocabConfig = field(default_factory=WordVocabConfig)
-    batch_size: int = 20
-    seq_len: int = 35
-    tbptt_steps: int | None = None
-    tbptt_accumulate: bool = False
-    carry_state: bool = True
-    embedding_dim: int = 200
-    word_input: str = "lookup"  # lookup | chars
-    char_words: CharWordConfig = field(default_factory=CharWordConfig)  # word_input=chars
-    evaluate_embeddings: bool = True  # analogies and word similarity at the end of the run (results.json)
-    sample: WordSampleConfig = field(default_factory=WordSampleConfig)
 
 
 class WordLMTask(Task):
