@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
+from seqlab.rank_join import speak_for_node
 from seqlab.results import FAILED_FILE, write_json
 from seqlab.run_folder import _launched_rank, check_output_dirs, record_crash, record_failure
 from seqlab.sweep_resume import prepare, resumed_checkpoint
@@ -71,6 +72,7 @@ def hydra_job(cfg: DictConfig) -> float | None:
         record = exc.record() if isinstance(exc, TrainingFailed) else {"error": str(exc)}
         record["overrides"] = list(hc.overrides.task)
         if _launched_rank():  # a DDP rank other than 0: rank 0 reports (seqlab/training/rank_failure.py)
+            speak_for_node(exc)  # the first rank of another node: one line in that node's log
             sys.exit(2)
         if multirun:
             write_json(run_dir / FAILED_FILE, record)
