@@ -55,22 +55,33 @@ def rank_errors_shared(run_dir: Path, trainer: Any) -> Iterator[None]:
         wait = peer_wait(trainer)
         if trainer.global_rank != 0:
             _record(run_dir, trainer.global_rank, str(exc), LEFT_FILE)
-            raise PeerFailed(_verdict_of_rank_zero(run_dir, trainer, exc, 2 * wait)) from exc
-        if not _joined(trainer):
-            raise PeerFailed(
+            raise PeerFailed(_verdict_of_rank_zero(run_dir, trainer, exc, 1.5 * wait)) from exc
+        if not _joined(exc):
+            raise _failed(
+                trainer,
                 f"{TIMEOUT_KEY}: rank 0 waited {wait_text(trainer)} for the other {trainer.world_size - 1} rank(s) to "
                 "join and they did not all come: start the same command on every node (same MASTER_ADDR, "
-                f"MASTER_PORT, hydra.run.dir), or raise {TIMEOUT_KEY}"
+                f"MASTER_PORT, hydra.run.dir), or raise {TIMEOUT_KEY}",
             ) from exc
         peer = _peer_error(run_dir, trainer.world_size, wait)
         if peer is not None:
-            raise PeerFailed(peer) from exc
+            raise _failed(trainer, peer) from exc
         if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
-            raise PeerFailed(
+            raise _failed(
+                trainer,
                 f"{TIMEOUT_KEY}: rank {trainer.global_rank} waited longer than the timeout for the other ranks "
-                "(one is stuck or gone; raise hardware.timeout when a step is slower than that)"
+                "(one is stuck or gone; raise hardware.timeout when a step is slower than that)",
             ) from exc
         raise
+
+
+def _failed(trainer: Any, message: str) -> PeerFailed:
+    """Rank 0's error for a failed peer, with the step and the last checkpoint its failed.json names."""
+    from seqlab.training.last_checkpoint import LastCheckpoint
+
+    latest = next((cb for cb in trainer.callbacks if isinstance(cb, LastCheckpoint)), None)
+    last = str(latest.path) if latest is not None and latest.path.is_file() else None
+    return PeerFailed(message, step=trainer.global_step, last_checkpoint=last)
 
 
 def peer_wait(trainer: Any) -> float:
@@ -90,18 +101,21 @@ def _timeout_seconds(trainer: Any) -> float | None:
     return timeout.total_seconds() if timeout is not None else None
 
 
-def _joined(trainer: Any) -> bool:
-    """Whether this rank's process group came up (every rank met at the rendezvous)."""
-    import torch.distributed as dist
+RENDEZVOUS_WORDS = ("waiting for clients", "clients joined", "trying to connect")  # torch's TCPStore, server/client
 
-    return dist.is_available() and dist.is_initialized()
+
+def _joined(exc: BaseException) -> bool:
+    """Whether the ranks had met when ``exc`` ended this one: not a rendezvous that timed out (torch's TCPStore:
+    rank 0 waiting for clients, another rank unable to connect to rank 0). Lightning has taken down the process
+    group by now, so the error's words are what is left to tell."""
+    return not any(word in str(exc).lower() for word in RENDEZVOUS_WORDS)
 
 
 def _verdict_of_rank_zero(run_dir: Path, trainer: Any, exc: BaseException, wait: float) -> str:
     """A rank other than 0 whose collective failed: rank 0's account of the failure (its failed.json, waited for
     up to ``wait`` seconds), else rank 0 itself is gone. The first rank of another node prints it (seqlab/cli.py)."""
     rank = trainer.global_rank
-    if not _joined(trainer):
+    if not _joined(exc):
         return (
             f"{TIMEOUT_KEY}: rank {rank} could not reach rank 0 within {wait_text(trainer)}: start node 0 too, with "
             "the same MASTER_ADDR, MASTER_PORT and hydra.run.dir"
@@ -115,7 +129,9 @@ def _verdict_of_rank_zero(run_dir: Path, trainer: Any, exc: BaseException, wait:
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         time.sleep(0.2)
-    return f"rank {rank} stopped: rank 0 stopped answering (killed, out of memory, or its node went down): {exc}"
+    with contextlib.suppress(OSError):  # no rank 0 to take it back
+        (run_dir / LEFT_FILE.format(rank=rank)).unlink()
+    return f"rank {rank} stopped: rank 0 stopped answering (killed, out of memory, or its node went down)"
 
 
 def collective_failed(exc: BaseException) -> bool:
