@@ -7,7 +7,7 @@ folder (.hydra/, cli.log, checkpoints, results.json, failed.json: seqlab/run_fol
 
 - needs that folder named: without an explicit ``hydra.run.dir`` each node would make its own, so a run on several
   nodes or launched processes is refused at once, on every rank, with one line;
-- waits up to ``hardware.timeout`` for rank 0's claim (its lock file in the folder), writing nothing meanwhile; a
+- waits up to ``hardware.timeout`` for rank 0's claim (its lock file or .hydra/ in the folder), writing nothing; a
   rank whose rank 0 never comes ends then with one line, instead of waiting at the rendezvous;
 - writes only its own log there, ``ddp_rank_<global rank>.log`` (no .hydra/, no cli.log).
 """
@@ -28,6 +28,7 @@ from seqlab.run_lock import LOCK_FILE
 
 RUN_DIR_KEY = "hydra.run.dir"
 POLL_SECONDS = 0.2
+CLAIM_SIGNS = (LOCK_FILE, ".hydra")  # what rank 0 writes first into a folder it has taken
 
 
 def join_run_folder(config: DictConfig) -> None:
@@ -72,9 +73,10 @@ def spans_launched_processes(config: DictConfig, rank: LaunchedRank) -> bool:
 
 
 def wait_for_claim(folder: Path, rank: LaunchedRank, timeout: float) -> None:
-    """Return once ``folder`` holds rank 0's lock file; raise ConfigError after ``timeout`` seconds without it."""
+    """Return once rank 0 has taken ``folder``: its lock file (a single run) or its saved config (a job of a
+    multirun, whose folder Hydra made); raise ConfigError after ``timeout`` seconds without either."""
     deadline = time.monotonic() + timeout
-    while not (folder / LOCK_FILE).is_file():
+    while not any((folder / sign).exists() for sign in CLAIM_SIGNS):
         if time.monotonic() >= deadline:
             raise ConfigError(
                 TIMEOUT_KEY,
