@@ -24,11 +24,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from seqlab.config.choices import TIMEOUT_KEY, parse_timeout
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.ranks import LaunchedRank, launched_rank
+from seqlab.results import FAILED_FILE, RESULTS_FILE
 from seqlab.run_lock import LOCK_FILE
 
 RUN_DIR_KEY = "hydra.run.dir"
+JOB_NAME = "cli"  # Hydra's job name for python -m seqlab: rank 0's log is cli.log
 POLL_SECONDS = 0.2
-CLAIM_SIGNS = (LOCK_FILE, ".hydra")  # what rank 0 writes first into a folder it has taken
+CLAIM_SIGNS = (LOCK_FILE, ".hydra")  # what rank 0 writes first into a folder it has taken (and its job log)
+FINISHED = (RESULTS_FILE, FAILED_FILE)  # a run that has ended: nothing to join
 
 
 def join_run_folder(config: DictConfig) -> None:
@@ -37,7 +40,8 @@ def join_run_folder(config: DictConfig) -> None:
     rank = rank_of(config)
     try:
         require_shared_folder(config, rank)
-        wait_for_claim(Path(str(config.hydra.run.dir)).absolute(), rank, parse_timeout(_timeout(config)))
+        folder = Path(str(config.hydra.run.dir)).absolute()
+        wait_for_claim(folder, rank, parse_timeout(_timeout(config)), str(config.hydra.job.name))
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -72,11 +76,12 @@ def spans_launched_processes(config: DictConfig, rank: LaunchedRank) -> bool:
     return nodes > 1 or (_int(os.environ.get("WORLD_SIZE")) or 1) > 1 or rank.joins
 
 
-def wait_for_claim(folder: Path, rank: LaunchedRank, timeout: float) -> None:
-    """Return once rank 0 has taken ``folder``: its lock file (a single run) or its saved config (a job of a
-    multirun, whose folder Hydra made); raise ConfigError after ``timeout`` seconds without either."""
+def wait_for_claim(folder: Path, rank: LaunchedRank, timeout: float, job_name: str = JOB_NAME) -> None:
+    """Return once rank 0 has taken ``folder``: its lock file (a single run), its saved config or its job log (a job
+    of a multirun, whose folder Hydra made); raise ConfigError after ``timeout`` seconds without any, and at once
+    when the folder holds a finished run (rank 0 refuses it: this rank must not write there either)."""
     deadline = time.monotonic() + timeout
-    while not any((folder / sign).exists() for sign in CLAIM_SIGNS):
+    while not any((folder / sign).exists() for sign in (*CLAIM_SIGNS, f"{job_name}.log")):
         if time.monotonic() >= deadline:
             raise ConfigError(
                 TIMEOUT_KEY,
@@ -84,6 +89,13 @@ def wait_for_claim(folder: Path, rank: LaunchedRank, timeout: float) -> None:
                 "(node 0) too, with the same hydra.run.dir on a disk every node sees",
             )
         time.sleep(POLL_SECONDS)
+    finished = [name for name in FINISHED if (folder / name).exists()]
+    if finished:
+        raise ConfigError(
+            RUN_DIR_KEY,
+            f"{folder} holds a finished run ({finished[0]}); {rank.name} does not join it: choose a new folder for "
+            "every node",
+        )
 
 
 def _timeout(config: DictConfig) -> object:

@@ -115,6 +115,13 @@ def test_a_joining_rank_waits_for_rank_zeros_claim_then_gives_up_in_one_line(tmp
     folder.mkdir()
     (folder / LOCK_FILE).touch()
     wait_for_claim(folder, rank, 0.5)  # claimed: at once
+    (folder / "results.json").write_text("{}")  # a run that ended there: nothing to join, nothing written
+    with pytest.raises(ConfigError, match=r"^hydra\.run\.dir: .* holds a finished run \(results\.json\)"):
+        wait_for_claim(folder, rank, 0.5)
+    job_folder = tmp_path / "sweep" / "0"  # a multirun's job folder: Hydra made it, rank 0 logs there
+    job_folder.mkdir(parents=True)
+    (job_folder / "cli.log").touch()
+    wait_for_claim(job_folder, rank, 0.5)
     no_rank.setenv("NODE_RANK", "1")
     with pytest.raises(SystemExit) as stop:
         join_run_folder(_config(tmp_path / "never", timeout=0.3))
