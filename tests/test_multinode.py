@@ -239,3 +239,15 @@ def test_a_node_whose_node_zero_never_comes_ends_within_the_timeout_in_one_line(
     assert "rank 1 waited 3 s for rank 0 to claim" in line, err[-2000:]
     assert time.monotonic() - started < 60  # startup + 3 s, not torch's 30 minutes
     assert not (tmp_path / "shared_run").exists()  # it wrote nothing
+
+
+@pytest.mark.slow
+def test_node_zero_whose_other_node_never_comes_ends_within_the_timeout_in_one_line(tmp_path, tiny_corpus):
+    folder = tmp_path / "shared_run"
+    args = [*TWO_NODES, f"task.data.path={tiny_corpus}", f"hydra.run.dir={folder}", "hardware.timeout=3"]
+    node0 = _node(0, _free_port(), args, tmp_path)
+    _, err = node0.communicate(timeout=120)
+    assert node0.returncode == 2, err[-2000:]
+    (line,) = _errors(err)
+    assert "rank 0 waited 3 s for the other 1 rank(s) to join" in line
+    assert json.loads((folder / "failed.json").read_text())["error"] in line
