@@ -237,10 +237,14 @@ def test_a_ddp_rank_runs_in_the_folder_its_rank_zero_holds(tmp_path, monkeypatch
     lock_folder(folder, "test")  # rank zero
     try:
         monkeypatch.setenv("LOCAL_RANK", "1")
-        hydra = {"run": {"dir": str(folder)}, "overrides": {"hydra": [f"hydra.run.dir={folder}"]}}
+        hydra = {
+            "run": {"dir": str(folder)},
+            "job": {"name": "cli"},
+            "overrides": {"hydra": [f"hydra.run.dir={folder}"]},
+        }
         config = OmegaConf.create({"hydra": hydra})
         RunFolderClaim().on_run_start(config)  # not refused
-        assert config.hydra.run.dir == str(folder)
+        assert config.hydra.run.dir == str(folder) and config.hydra.job.name == "ddp_rank_1"
     finally:
         release(folder)
 

@@ -33,6 +33,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.results import FAILED_FILE, write_json
 from seqlab.run.lock import LOCK_FILE, check_not_in_use, holds_lock, lock_folder, release
+from seqlab.run.rank_join import join_run_folder, rank_of, require_shared_folder
+from seqlab.run.ranks import joins_a_run
 
 RUN_MARKERS = (".hydra", "results.json", "failed.json", "checkpoints")
 # every top-level entry a run may write into its folder (besides Hydra's job log, <job name>.log); a folder that
@@ -162,8 +164,12 @@ class RunFolderClaim(Callback):
 
     @staticmethod
     def _claim(config: DictConfig, kind: str) -> None:
-        if _launched_rank():  # a DDP rank runs in the folder its rank zero claimed
+        if _launched_rank():  # a DDP rank runs in the folder its rank zero claimed (seqlab/run/rank_join.py)
+            if kind == "run":
+                join_run_folder(config)
             return
+        if kind == "run":  # a run on several nodes: each node must be told the one folder rank 0 claims
+            _refuse_in_one_line(require_shared_folder, config, rank_of(config))
         explicit = any(o.split("=", 1)[0] == f"hydra.{kind}.dir" for o in config.hydra.overrides.hydra)
         folder = claim(Path(str(config.hydra[kind].dir)), unique=not explicit)
         resumed = kind == "sweep" and config.get("resume_sweep") not in (None, "", "null")
@@ -186,6 +192,14 @@ def shares_its_folder(config: DictConfig) -> bool:
     """A search whose workers share one sweep folder: seqlab's Optuna sweeper (its study in a database hands each
     worker its own trials, so its own job folders; hydra_plugins/seqlab_sweeper)."""
     return str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).endswith(".SeqlabOptunaSweeper")
+
+
+def _refuse_in_one_line(check: Any, *args: Any) -> None:
+    try:
+        check(*args)
+    except SeqlabError as exc:
+        print(f"seqlab: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _drop_claim(folder: Path) -> None:
@@ -265,13 +279,14 @@ def record_failure(run_dir: Path, record: dict[str, Any]) -> Path | None:
 
 def record_crash(run_dir: Path, exc: BaseException, overrides: list[str]) -> None:
     """After an unexpected exception (a traceback follows): failed.json in the run folder, when it exists, naming
-    the exception; nothing is removed (what the run left may help find the bug)."""
-    if Path(run_dir).is_dir():
+    the exception; nothing is removed (what the run left may help find the bug). Only rank 0 writes it."""
+    if Path(run_dir).is_dir() and not _launched_rank():
         write_json(Path(run_dir) / FAILED_FILE, {"error": f"{type(exc).__name__}: {exc}", "overrides": overrides})
 
 
 def _launched_rank() -> bool:
-    return any(os.environ.get(k, "0") != "0" for k in ("LOCAL_RANK", "RANK"))
+    """A DDP rank other than global rank 0, on any node (seqlab/run/ranks.py)."""
+    return joins_a_run()
 
 
 def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> None:

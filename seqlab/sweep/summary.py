@@ -217,4 +217,6 @@ class SweepSummary(Callback):
 
 
 def _rank_zero() -> bool:
-    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    from seqlab.run.ranks import joins_a_run
+
+    return not joins_a_run()

@@ -73,8 +73,13 @@ def save_atomically(obj: Any, target: Path) -> None:
 
 def remove_stale_partials(folder: Path) -> list[Path]:
     """Remove the temp files of saves killed in ``folder`` (seqlab's prefix, written by a process that is gone);
-    return them. Files of a live process and every other file are left alone."""
-    removed = []
+    return them. Files of a live process and every other file are left alone. Only global rank 0 looks: the pids
+    are those of its host, and another node's rank cannot tell whether they are alive (seqlab/run/ranks.py)."""
+    from seqlab.run.ranks import joins_a_run
+
+    removed: list[Path] = []
+    if joins_a_run():
+        return removed
     try:
         entries = list(folder.iterdir())
     except OSError:

@@ -34,8 +34,7 @@ def job_command(local_rank: int) -> tuple[Sequence[str], str]:
         "-m",
         "seqlab",
         *hc.overrides.task,
-        f"hydra.run.dir={hc.runtime.output_dir}",
-        f"hydra.job.name=ddp_rank_{local_rank}",
+        f"hydra.run.dir={hc.runtime.output_dir}",  # its log: ddp_rank_<global rank>.log (run/rank_join.py)
         "hydra.output_subdir=null",
     ]
     return command, hc.runtime.cwd
