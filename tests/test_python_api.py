@@ -45,6 +45,8 @@ def test_train_writes_what_the_cli_writes_for_the_same_overrides(charlm, corpus,
     cli = run_cli([*CHARLM, f"task.data.path={corpus}"], cwd=tmp_path)
     assert cli.returncode == 0, cli.stderr
     (cli_results,) = [json.loads(p.read_text()) for p in (tmp_path / "outputs").glob("*/*/results.json")]
+    (cli_log,) = [p.name for p in (tmp_path / "outputs").glob("*/*/*.log")]
+    assert cli_log == "cli.log" and (charlm.run_dir / "cli.log").is_file()  # the job log keeps its documented name
     assert charlm.run_dir.parent.parent.name == "outputs"  # outputs/<date>/<time>_charlm_lstm under cwd
     assert charlm.run_dir.name.endswith("_charlm_lstm")
     written = json.loads((charlm.run_dir / "results.json").read_text())
