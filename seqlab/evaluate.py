@@ -29,6 +29,11 @@ def parse(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(tool arguments, task.data overrides)`` of ``key=value`` words; a value is read as YAML (numbers, null)."""
     import yaml
 
+    if any(word in ("-h", "--help") for word in argv):
+        keys = ["ckpt_path=<str>  (required)", "out=<str>  (default None)", "device=<str>  (default 'cpu')"]
+        keys.append("task.data.<key>=<value>  (any data key of the run's task)")
+        print("\n".join([__doc__.strip(), "", "keys:", *(f"  {k}" for k in keys)]))
+        raise SystemExit(0)
     args: dict[str, Any] = {"ckpt_path": None, "out": None, "device": "cpu"}
     data: dict[str, Any] = {}
     for word in argv:

@@ -1,7 +1,9 @@
-"""``key=value`` command lines for seqlab's small tools (generate, predict): typed, with one-line errors."""
+"""``key=value`` command lines for seqlab's small tools (generate, predict, ...): typed, with one-line errors;
+``--help`` / ``-h`` prints the tool's docstring and its keys with their defaults, and exits 0."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from seqlab.errors import ConfigError
@@ -14,6 +16,9 @@ def parse_key_values(
 ) -> dict[str, Any]:
     """``spec`` maps key -> (type, default); a default of ``...`` marks a required key. A bare word goes to
     ``positional`` when given."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(usage(sys._getframe(1).f_globals.get("__doc__") or "", spec, positional))
+        raise SystemExit(0)
     values: dict[str, Any] = {k: d for k, (_, d) in spec.items()}
     for arg in argv:
         key, sep, raw = arg.partition("=")
@@ -28,6 +33,17 @@ def parse_key_values(
     if missing:
         raise ConfigError(missing[0], "is required")
     return values
+
+
+def usage(doc: str, spec: dict[str, tuple[type, Any]], positional: str | None = None) -> str:
+    """The tool's docstring (its module's, as the caller passes it) and one line per key: type and default."""
+    lines = [doc.strip(), "", "keys:"] if doc.strip() else ["keys:"]
+    if positional:
+        lines.append(f"  {positional} (a bare word)")
+    for key, (kind, default) in spec.items():
+        shown = "required" if default is ... else f"default {default!r}"
+        lines.append(f"  {key}=<{kind.__name__}>  ({shown})")
+    return "\n".join(lines)
 
 
 def _convert(key: str, raw: str, kind: type) -> Any:
