@@ -17,6 +17,7 @@ from seqlab.training import progress
 from seqlab.training.progress import ProgressLog, StepAwareRichProgressBar, progress_callbacks
 
 
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_a_run_writing_to_a_file_logs_progress_lines_and_ends_with_its_table(tmp_path, tiny_corpus):
     # max_steps=6 ends before the end-of-epoch validation: the final weights are validated after fit
     args = [

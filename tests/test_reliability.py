@@ -260,6 +260,7 @@ def test_resume_latest_takes_only_a_run_of_the_same_config(tmp_path, tiny_corpus
 
 
 # ---- interruption ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_ctrl_c_saves_the_state_and_resuming_ends_where_an_uninterrupted_run_ends(tmp_path, tiny_corpus):
     args = [
         *TINY,

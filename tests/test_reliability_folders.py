@@ -77,6 +77,7 @@ def test_no_file_a_user_owns_is_overwritten_appended_to_or_deleted(tmp_path, tin
             check_output_dirs([f"hydra.run.dir={mine}"])
 
 
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_a_run_into_a_folder_of_other_files_leaves_them_as_they_were(tmp_path, tiny_corpus):
     mine = tmp_path / "mine"
     (mine / "notes").mkdir(parents=True)
@@ -265,6 +266,7 @@ def test_a_data_error_after_a_checkpoint_leaves_failed_json(tmp_path, tiny_corpu
     assert read_run(run).status == "failed", "the report lists it as failed, not incomplete"
 
 
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_an_unexpected_exception_after_the_folder_exists_leaves_failed_json(tmp_path, tiny_corpus):
     run = tmp_path / "crash"
     proc = run_cli(

@@ -93,6 +93,7 @@ def stray_files(tmpdir: Path) -> list[Path]:
 
 
 # ---- cause 3: atomic checkpoints -------------------------------------------------------------------------------------
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_kill_9_while_last_ckpt_is_replaced_keeps_the_previous_one_and_leaves_no_stray_file(tmp_path, tiny_corpus):
     tmpdir = other_filesystem_tmp(tmp_path)
     mark = tmp_path / "replacing"
@@ -126,6 +127,7 @@ def test_kill_9_while_last_ckpt_is_replaced_keeps_the_previous_one_and_leaves_no
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_a_checkpoint_that_cannot_be_written_is_one_line_and_failed_json(tmp_path, tiny_corpus):
     mark = tmp_path / "disk-full"
     args = [*TINY, *LONG, f"task.data.path={tiny_corpus}", "hydra.run.dir=run", "hardware.threads=1"]

@@ -72,6 +72,7 @@ def finished(tmp_path_factory) -> tuple[Path, list[str]]:
     return root, args
 
 
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 def test_a_changed_grid_is_refused_with_one_line_and_nothing_written(finished, tmp_path):
     root, args = finished
     sweep = sweep_dir(root)

@@ -221,6 +221,7 @@ def test_default_name_and_group_come_from_the_preset(tmp_path, capsys):
     assert out.read_text().startswith("# W&B sweep written by: python -m seqlab.wandb_sweep sweep=tbptt_grid")
 
 
+@pytest.mark.slow  # make test stays under 5 minutes (issue 26); make test-slow runs it
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_wandb_sweeps_engine_accepts_the_files_and_sends_the_same_grid(tmp_path, capsys):
     """W&B's own sweep engine (the ``sweeps`` package, optional) validates each file and enumerates the grid."""
