@@ -41,12 +41,10 @@ ConfigStore.instance().store(group="hydra/launcher", name="ray", node=RayLaunche
 
 def job_resources(job: DictConfig, num_cpus: float | None, num_gpus: float | None) -> dict[str, float]:
     """What one job asks Ray for: its DDP processes' CPUs (or GPUs) together, so the job lands whole on one node."""
-    from seqlab.errors import ConfigError
+    from seqlab.sweep.ray_checks import check_one_node
 
     trainer = job.get("trainer", {})
-    nodes = trainer.get("num_nodes", 1) or 1
-    if int(nodes) > 1:
-        raise ConfigError("trainer.num_nodes", "a Ray task runs on one node; use hardware=slurm for multi-node runs")
+    check_one_node(trainer.get("num_nodes", 1))
     devices = trainer.get("devices", 1)
     devices = int(devices) if isinstance(devices, int) or str(devices).isdigit() else 1
     on_gpu = str(trainer.get("accelerator", "cpu")) in ("gpu", "cuda")
@@ -98,12 +96,12 @@ class RayLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Submit every job as a Ray task (each asking for its CPUs/GPUs), then wait for all, in order."""
-        from seqlab.errors import ConfigError
+        from seqlab.sweep.ray_checks import not_installed
 
         try:
             import ray
         except ImportError:
-            raise ConfigError("hydra/launcher", "ray is not installed (pip install 'seqlab[ray]')") from None
+            raise not_installed() from None
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)

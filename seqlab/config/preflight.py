@@ -6,7 +6,6 @@ a second; only the value checks of :func:`seqlab.config.validate.validate` impor
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 from hydra import compose, initialize_config_module
@@ -21,6 +20,7 @@ from seqlab import registry
 from seqlab.config.choices import PRUNERS
 from seqlab.config.store import register_configs
 from seqlab.errors import ConfigError
+from seqlab.sweep.ray_checks import check_installed, check_one_node
 from seqlab.sweep.size import check_sweep_size
 
 CONFIG_MODULE = "seqlab.conf"
@@ -69,14 +69,12 @@ def preflight(argv: list[str]) -> None:
                 sweep.get_key_element(), f"--help shows one config: give one value, not '{sweep.input_line}'"
             )
         on_ray = _launcher(overrides) == "ray" and not shows_help
-        if on_ray and _ray_missing():
-            raise ConfigError("hydra/launcher", "ray is not installed (pip install 'seqlab[ray]')")
+        if on_ray:
+            check_installed()
         for combo in _combinations(parsed):
             cfg = compose_checked(combo)
-            if on_ray and cfg.trainer.num_nodes != 1:
-                raise ConfigError(
-                    "trainer.num_nodes", "a Ray task runs on one node; use hardware=slurm for multi-node runs"
-                )
+            if on_ray:
+                check_one_node(cfg.trainer.num_nodes)
             if not multirun and not shows_help:
                 from seqlab.config.validate import validate  # imports torch: only after options and keys passed
 
@@ -109,16 +107,6 @@ def _launcher(overrides: list[str]) -> str | None:
     """The ``hydra/launcher`` option the command line picks, if any."""
     chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "hydra/launcher"]
     return chosen[-1] if chosen else None
-
-
-def _ray_missing() -> bool:
-    """Whether ``import ray`` would fail, without importing it (Ray's import takes seconds)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("ray") is None
-    except ValueError:  # a module object without a spec stands in sys.modules for ray
-        return sys.modules.get("ray") is None
 
 
 def _values(override: Override) -> list[str]:
