@@ -43,13 +43,16 @@ def imports(path: Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here[: len(here) - node.level + (1 if path.name == "__init__.py" else 0)]
-                name = ".".join([*base, node.module] if node.module else base)
-            else:
-                name = node.module or ""
-            found.append((node.lineno, name))
+            found.append((node.lineno, imported_from(node, here, path)))
     return found
+
+
+def imported_from(node: ast.ImportFrom, here: list[str], path: Path) -> str:
+    """The module a ``from ... import`` names, a relative one resolved against ``here`` (the importing module)."""
+    if not node.level:
+        return node.module or ""
+    base = here[: len(here) - node.level + (1 if path.name == "__init__.py" else 0)]
+    return ".".join([*base, node.module] if node.module else base)
 
 
 def module_level_imports(path: Path) -> list[tuple[int, str]]:
@@ -68,11 +71,7 @@ def module_level_imports(path: Path) -> list[tuple[int, str]]:
             elif isinstance(node, ast.Import):
                 found.extend((node.lineno, alias.name) for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = here[: len(here) - node.level + (1 if path.name == "__init__.py" else 0)]
-                    name = ".".join([*base, node.module] if node.module else base)
-                else:
-                    name = node.module or ""
+                name = imported_from(node, here, path)
                 found.append((node.lineno, name))
                 found.extend((node.lineno, f"{name}.{alias.name}") for alias in node.names)
             else:
