@@ -18,13 +18,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def options(argv: list[str], spec: dict[str, tuple[type, Any]], doc: str | None) -> dict[str, Any]:
     """``key=value`` arguments typed by ``spec`` (key -> (type, default), as seqlab's own tools read them; an unknown
-    key is one error line naming the allowed ones); ``-h``/``--help`` prints ``doc`` (the script's docstring)."""
-    if "-h" in argv or "--help" in argv:
-        print((doc or "").strip())
-        raise SystemExit(0)
+    key is one error line naming the allowed ones); ``-h``/``--help`` prints ``doc`` (the script's docstring) and the
+    keys."""
     from seqlab.cli.args import parse_key_values
 
-    return parse_key_values(argv, spec)
+    return parse_key_values(argv, spec, doc=doc)
 
 
 def seqlab_config(overrides: list[str], checked: bool = False) -> Any:

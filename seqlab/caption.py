@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     images = [a.split("=", 1)[1] for a in args_in if a.startswith("image=")]
     rest = [a for a in args_in if not a.startswith("image=")]
     with one_line_errors("caption"):
-        args = parse_key_values([*rest, f"image={','.join(images)}"] if images else rest, SPEC)
+        args = parse_key_values([*rest, f"image={','.join(images)}"] if images else rest, SPEC, doc=__doc__)
         results = caption(**args)
     for result in results:
         print(result["text"], flush=True)

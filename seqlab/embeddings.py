@@ -90,7 +90,7 @@ def _number(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     with one_line_errors("embeddings"):
-        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
+        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, doc=__doc__)
         print("\n".join(embeddings(**args)))
 
 

@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seqlab.cli.args import usage
 from seqlab.cli.tool import one_line_errors
 from seqlab.errors import ConfigError
 
-KEYS = ("ckpt_path", "out", "device")
+SPEC: dict[str, tuple[type, Any]] = {"ckpt_path": (str, ...), "out": (str, None), "device": (str, "cpu")}
+KEYS = tuple(SPEC)
 DATA_PREFIX = "task.data."
 
 
@@ -30,9 +32,7 @@ def parse(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     import yaml
 
     if any(word in ("-h", "--help") for word in argv):
-        keys = ["ckpt_path=<str>  (required)", "out=<str>  (default None)", "device=<str>  (default 'cpu')"]
-        keys.append("task.data.<key>=<value>  (any data key of the run's task)")
-        print("\n".join([__doc__.strip(), "", "keys:", *(f"  {k}" for k in keys)]))
+        print(usage(__doc__ or "", SPEC) + "\n  task.data.<key>=<value>  (any data key of the run's task)")
         raise SystemExit(0)
     args: dict[str, Any] = {"ckpt_path": None, "out": None, "device": "cpu"}
     data: dict[str, Any] = {}

@@ -34,7 +34,7 @@ def generate(
 
 def main(argv: list[str] | None = None) -> None:
     with one_line_errors("generate"):
-        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
+        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, doc=__doc__)
         print(generate(**args))
 
 

@@ -27,7 +27,7 @@ def predict(ckpt_path: str, texts: list[str], device: str = "cpu") -> list[tuple
 
 def main(argv: list[str] | None = None) -> None:
     with one_line_errors("predict"):
-        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, positional="text")
+        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, positional="text", doc=__doc__)
         for label, prob in predict(args["ckpt_path"], [args["text"]], args["device"]):
             print(f"{label}\t{prob:.4f}")
 

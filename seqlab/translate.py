@@ -106,7 +106,7 @@ def stderr_progress() -> Callable[[int, int], None]:
 
 def main(argv: list[str] | None = None) -> None:
     with one_line_errors("translate"):
-        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC)
+        args = parse_key_values(sys.argv[1:] if argv is None else argv, SPEC, doc=__doc__)
         results = translate(**args, progress=stderr_progress())
     for result in results:
         if result.unknown:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from seqlab.errors import ConfigError
@@ -12,12 +11,12 @@ _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
 def parse_key_values(
-    argv: list[str], spec: dict[str, tuple[type, Any]], positional: str | None = None
+    argv: list[str], spec: dict[str, tuple[type, Any]], positional: str | None = None, doc: str | None = None
 ) -> dict[str, Any]:
     """``spec`` maps key -> (type, default); a default of ``...`` marks a required key. A bare word goes to
-    ``positional`` when given."""
+    ``positional`` when given. ``-h``/``--help`` prints :func:`usage` (``doc``: the tool's docstring) and exits 0."""
     if any(arg in ("-h", "--help") for arg in argv):
-        print(usage(sys._getframe(1).f_globals.get("__doc__") or "", spec, positional))
+        print(usage(doc or "", spec, positional))
         raise SystemExit(0)
     values: dict[str, Any] = {k: d for k, (_, d) in spec.items()}
     for arg in argv:
@@ -36,7 +35,7 @@ def parse_key_values(
 
 
 def usage(doc: str, spec: dict[str, tuple[type, Any]], positional: str | None = None) -> str:
-    """The tool's docstring (its module's, as the caller passes it) and one line per key: type and default."""
+    """The tool's docstring and one line per key: its type and default."""
     lines = [doc.strip(), "", "keys:"] if doc.strip() else ["keys:"]
     if positional:
         lines.append(f"  {positional} (a bare word)")
