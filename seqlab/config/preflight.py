@@ -68,7 +68,7 @@ def preflight(argv: list[str]) -> None:
             raise ConfigError(
                 sweep.get_key_element(), f"--help shows one config: give one value, not '{sweep.input_line}'"
             )
-        on_ray = _launcher(overrides) == "ray" and not shows_help
+        on_ray = _given(overrides).get("hydra/launcher") == "ray" and not shows_help
         if on_ray:
             check_installed()
         for combo in _combinations(parsed):
@@ -95,7 +95,7 @@ def _check_search(overrides: list[str]) -> None:
     """``hparams_search=...`` needs Optuna; ``hydra.sweeper.pruner`` is one of :data:`PRUNERS`."""
     import importlib.util
 
-    given = {o.split("=", 1)[0].lstrip("+"): o.split("=", 1)[1] for o in overrides if "=" in o}
+    given = _given(overrides)
     if given.get("hparams_search", "null") != "null" and importlib.util.find_spec("optuna") is None:
         raise ConfigError("hparams_search", "needs the Optuna sweeper: pip install 'seqlab[optuna]'")
     pruner = given.get("hydra.sweeper.pruner")
@@ -103,10 +103,9 @@ def _check_search(overrides: list[str]) -> None:
         raise ConfigError("hydra.sweeper.pruner", f"unknown pruner '{pruner}'", allowed=PRUNERS)
 
 
-def _launcher(overrides: list[str]) -> str | None:
-    """The ``hydra/launcher`` option the command line picks, if any."""
-    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "hydra/launcher"]
-    return chosen[-1] if chosen else None
+def _given(overrides: list[str]) -> dict[str, str]:
+    """``key -> value`` of the command line's ``key=value`` overrides (``+key`` as ``key``; the last one wins)."""
+    return {o.split("=", 1)[0].lstrip("+"): o.split("=", 1)[1] for o in overrides if "=" in o}
 
 
 def _values(override: Override) -> list[str]:
