@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,26 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
     )
+
+
+def start_cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, command: list[str] | None = None
+) -> subprocess.Popen:
+    """Start ``python -m seqlab ARGS`` (or ``python COMMAND ARGS``) in ``cwd`` and return at once (stdout and stderr
+    piped, as text): for tests that act on a running process."""
+    full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, *(command or ["-m", "seqlab"]), *args], cwd=cwd, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 180) -> None:
+    """Until ``path`` exists; fails (with the process's stderr once it has ended) if ``proc`` ends or time runs out."""
+    deadline = time.time() + seconds
+    while not path.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    if not path.exists():
+        stderr = proc.communicate()[1][-3000:] if proc.poll() is not None else ""
+        raise AssertionError(f"{path} never appeared: {proc.poll()=}\n{stderr}")
 
 
 def run_dirs(root: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, compose_config, run_cli
+from conftest import TINY, compose_config, run_cli, start_cli, wait_for
 
 optuna = pytest.importorskip("optuna", reason="Optuna not installed (pip install -e .[optuna])")
 
@@ -159,33 +159,19 @@ def test_a_pruned_trial_shows_as_pruned_and_the_sweep_succeeds(tmp_path, tiny_co
     assert yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_params"] == {"optimizer.lr": 3.0}
 
 
-def start(args: list[str], cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-
-
-def wait_for(job: Path, worker: subprocess.Popen) -> None:
-    """Until ``worker`` has started the job in folder ``job``."""
-    deadline = time.time() + 120
-    while not (job / ".hydra" / "overrides.yaml").is_file():
-        assert worker.poll() is None and time.time() < deadline, worker.communicate()[1][-3000:]
-        time.sleep(0.2)
-
-
 def two_workers(tmp_path: Path, corpus: Path, storage: list[str]) -> tuple[Path, list[str], object]:
     """Worker 1 starts a 6-trial search in a fixed folder; worker 2 joins it while worker 1 runs its first trial."""
     sweep = tmp_path / "sweep"
     # long enough trials (no pruning) that the first worker is still at it when the second has started
     args = [*SWEEP, "hydra.sweeper.n_trials=6", "trainer.max_steps=160", "hydra.sweeper.pruner=none"]
     args += [f"task.data.path={corpus}", *storage]
-    first = start([*args, f"hydra.sweep.dir={sweep}"], tmp_path)
-    wait_for(sweep / "0", first)
+    first = start_cli([*args, f"hydra.sweep.dir={sweep}"], tmp_path)
+    wait_for(sweep / "0" / ".hydra" / "overrides.yaml", first, 120)
     # the first worker is paused until the second has asked for a trial: both run trials however slow the machine
     os.kill(first.pid, signal.SIGSTOP)
     try:
-        second = start([*args, f"resume_sweep={sweep}"], tmp_path)
-        wait_for(sweep / "1", second)
+        second = start_cli([*args, f"resume_sweep={sweep}"], tmp_path)
+        wait_for(sweep / "1" / ".hydra" / "overrides.yaml", second, 120)
     finally:
         os.kill(first.pid, signal.SIGCONT)
     outs = [p.communicate(timeout=600) for p in (first, second)]

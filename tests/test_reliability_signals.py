@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, start_cli, wait_for
 
 from seqlab.checkpoint import read_checkpoint
 
@@ -56,24 +56,9 @@ main()
 
 
 def start(tmp_path: Path, args: list[str], env: dict[str, str] | None = None, wrapper: bool = False):
-    command = [str(tmp_path / "wrapper.py")] if wrapper else ["-m", "seqlab"]
     if wrapper:
         (tmp_path / "wrapper.py").write_text(WRAPPER)
-    return subprocess.Popen(
-        [sys.executable, *command, *args],
-        cwd=tmp_path,
-        env={**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.time() + seconds
-    while not path.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert path.exists(), f"{path} never appeared: {proc.poll()=}"
+    return start_cli(args, tmp_path, env, command=[str(tmp_path / "wrapper.py")] if wrapper else None)
 
 
 def other_filesystem_tmp(tmp_path: Path) -> Path:
