@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.results import FAILED_FILE, write_json
 from seqlab.run.lock import LOCK_FILE, check_not_in_use, holds_lock, lock_folder, release
-from seqlab.run.rank_join import join_run_folder, rank_of, require_shared_folder
+from seqlab.run.rank_join import JOB_NAME, join_run_folder, rank_of, require_shared_folder
 from seqlab.run.ranks import joins_a_run
 
 RUN_MARKERS = (".hydra", "results.json", "failed.json", "checkpoints")
@@ -54,7 +54,6 @@ RUN_ENTRIES = (
     "confusion_matrix_test.png",
     "requeue.json",  # a job preempted and requeued into its folder (seqlab/run/requeue.py)
 )
-JOB_NAME = "cli"  # Hydra's job name for ``python -m seqlab`` (seqlab/cli/command.py): its log is <run dir>/cli.log
 SWEEP_MARKER = ".seqlab-sweep.json"  # written by seqlab's sweepers into the sweep folder (hydra_plugins/seqlab_sweeper)
 SWEEP_FILES = ("multirun.yaml", SWEEP_MARKER)
 SWEEP_ENTRIES = (*SWEEP_FILES, "sweep_summary.md", "sweep_summary.json")  # and the job folders 0, 1, ...

@@ -28,7 +28,7 @@ from seqlab.run.lock import LOCK_FILE
 from seqlab.run.ranks import LaunchedRank, launched_rank
 
 RUN_DIR_KEY = "hydra.run.dir"
-JOB_NAME = "cli"  # Hydra's job name for python -m seqlab: rank 0's log is cli.log
+JOB_NAME = "cli"  # hydra.job.name of python -m seqlab (conf/config.yaml): rank 0's log is <run dir>/cli.log
 POLL_SECONDS = 0.2
 CLAIM_SIGNS = (LOCK_FILE, ".hydra")  # what rank 0 writes first into a folder it has taken (and its job log)
 FINISHED = (RESULTS_FILE, FAILED_FILE)  # a run that has ended: nothing to join
