@@ -26,8 +26,9 @@ from seqlab.config.preflight import HANDS_OFF, preflight, split_argv
 from seqlab.config.store import register_configs
 from seqlab.errors import SeqlabError, TrainingFailed
 from seqlab.results import FAILED_FILE, write_json
-from seqlab.run.folder import _launched_rank, check_output_dirs, record_crash, record_failure
+from seqlab.run.folder import check_output_dirs, record_crash, record_failure
 from seqlab.run.rank_join import speak_for_node
+from seqlab.run.ranks import joins_a_run
 from seqlab.sweep.check import prepare
 from seqlab.sweep.resume import resumed_checkpoint
 from seqlab.training.preemption import PreemptionWatch
@@ -73,7 +74,7 @@ def hydra_job(cfg: DictConfig) -> float | None:
             raise
         record = exc.record() if isinstance(exc, TrainingFailed) else {"error": str(exc)}
         record["overrides"] = list(hc.overrides.task)
-        if _launched_rank():  # a DDP rank other than 0: rank 0 reports (seqlab/training/rank_failure.py)
+        if joins_a_run():  # a DDP rank other than 0: rank 0 reports (seqlab/training/rank_failure.py)
             speak_for_node(exc)  # the first rank of another node: one line in that node's log
             sys.exit(2)
         if multirun:

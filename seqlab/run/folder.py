@@ -163,7 +163,7 @@ class RunFolderClaim(Callback):
 
     @staticmethod
     def _claim(config: DictConfig, kind: str) -> None:
-        if _launched_rank():  # a DDP rank runs in the folder its rank zero claimed (seqlab/run/rank_join.py)
+        if joins_a_run():  # a DDP rank runs in the folder its rank zero claimed (seqlab/run/rank_join.py)
             if kind == "run":
                 join_run_folder(config)
             return
@@ -279,13 +279,8 @@ def record_failure(run_dir: Path, record: dict[str, Any]) -> Path | None:
 def record_crash(run_dir: Path, exc: BaseException, overrides: list[str]) -> None:
     """After an unexpected exception (a traceback follows): failed.json in the run folder, when it exists, naming
     the exception; nothing is removed (what the run left may help find the bug). Only rank 0 writes it."""
-    if Path(run_dir).is_dir() and not _launched_rank():
+    if Path(run_dir).is_dir() and not joins_a_run():
         write_json(Path(run_dir) / FAILED_FILE, {"error": f"{type(exc).__name__}: {exc}", "overrides": overrides})
-
-
-def _launched_rank() -> bool:
-    """A DDP rank other than global rank 0, on any node (seqlab/run/ranks.py)."""
-    return joins_a_run()
 
 
 def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> None:
@@ -300,7 +295,7 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
             raw = raw.split("${", 1)[0] or "."
         path = Path(raw).expanduser().absolute()
         _check_writable(key, path)
-        if key not in given or _launched_rank() or not path.is_dir():
+        if key not in given or joins_a_run() or not path.is_dir():
             continue
         resumed = resuming is not None and path == Path(resuming).absolute() and is_seqlab_sweep(path)
         if key == "hydra.run.dir":
@@ -313,7 +308,7 @@ def check_output_dirs(overrides: list[str], resuming: Path | None = None) -> Non
 def _refuse_resuming_a_held_run(resume: str) -> None:
     """``resume=<folder or .ckpt>`` of a run another process is still writing: refused before anything is written
     (``resume=latest`` is checked once it is resolved, seqlab/run/resume.py)."""
-    if resume in ("", "null", "latest") or _launched_rank():
+    if resume in ("", "null", "latest") or joins_a_run():
         return
     from seqlab.run.resume import run_folder_of
 

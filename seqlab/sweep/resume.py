@@ -34,7 +34,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import ConfigError
 from seqlab.results import FAILED_FILE, RESULTS_FILE, write_json
-from seqlab.run.folder import SWEEP_MARKER, _launched_rank, is_seqlab_sweep
+from seqlab.run.folder import SWEEP_MARKER, is_seqlab_sweep
+from seqlab.run.ranks import joins_a_run
 
 log = logging.getLogger("seqlab")
 FREE_KEYS = (
@@ -310,7 +311,7 @@ def resumed_checkpoint(hydra_cfg: Any, run_dir: Path, multirun: bool) -> Iterato
         yield requeued
         return
     if not multirun:
-        yield os.environ.get(ENV_CHECKPOINT) if _launched_rank() else None
+        yield os.environ.get(ENV_CHECKPOINT) if joins_a_run() else None
         return
     sweep_dir = Path(str(hydra_cfg.sweep.dir))
     resumes = read_marker(sweep_dir).get("resumes") or []
