@@ -46,3 +46,16 @@ def test_the_child_process_observer_keeps_what_seqlabs_subclass_overrides():
     assert observer._child_processes == [running]
     assert observer._run() is False
     assert callable(observer.start)
+
+
+def test_the_private_property_that_says_when_loggers_write_is_still_there():
+    """seqlab/training/log_steps.py hands train/loss to Lightning only when this says the loggers write."""
+    from pytorch_lightning.trainer.connectors.logger_connector.logger_connector import _LoggerConnector
+
+    from seqlab.training.log_steps import loggers_write_now
+
+    assert isinstance(inspect.getattr_static(_LoggerConnector, "should_update_logs"), property)
+    trainer = SimpleNamespace(_logger_connector=SimpleNamespace(should_update_logs=False), fast_dev_run=False)
+    assert loggers_write_now(trainer) is False
+    trainer.fast_dev_run = 1
+    assert loggers_write_now(trainer) is True

@@ -107,6 +107,8 @@ def _fit_and_test(
         raise
     fit_seconds = time.time() - started
     metrics = _metrics(trainer, "val/", "train/")
+    if isinstance(module, TBPTTModule) and module.train_loss is not None:
+        metrics["train/loss"] = module.train_loss  # the last batch's, also where the loggers skipped it
     if interrupted is not None:
         log.info("interrupted at step %d; resume with: resume=%s", interrupted.step, run_dir)
     elif not any(k.startswith("val/") for k in metrics) and trainer.limit_val_batches != 0:

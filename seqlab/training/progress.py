@@ -95,7 +95,10 @@ class ProgressLog(pl.Callback):
         step, elapsed = trainer.global_step, now - self._started
         bound = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
         parts = [f"step {step}{bound}", f"epoch {trainer.current_epoch}"]
-        loss = trainer.callback_metrics.get("train/loss")
+        # a TBPTTModule logs train/loss to Lightning only when its loggers write (seqlab/training/log_steps.py)
+        loss = getattr(pl_module, "train_loss", None)
+        if loss is None:
+            loss = trainer.callback_metrics.get("train/loss")
         if loss is not None:
             parts.append(f"loss {float(loss):.4f}")
         meter = next((cb for cb in trainer.callbacks if isinstance(cb, ThroughputMeter)), None)

@@ -16,6 +16,10 @@ counts batches.
 Gradient-norm watching: when ``watch_grads`` is set (the grad-flow callback sets it), every optimizer step first
 records the per-parameter gradient norms before clipping, and any non-finite norm or one above ``explode_threshold``
 is appended to ``grad_alerts`` as ``(step, parameter name, norm)``.
+
+``train/loss`` (the batch's mean loss over its predictions) is handed to Lightning's ``self.log`` only after the
+batches Lightning's loggers write, unless a progress bar or a callback reads it after every batch
+(seqlab/training/log_steps.py); ``train_loss`` always holds the latest batch's value (progress lines, results.json).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from seqlab.config.job import JobConfig, job_config
 from seqlab.errors import TrainingDiverged
 from seqlab.models.base import SequenceModel, State, detach_state
 from seqlab.old_paths import keep_old_paths
+from seqlab.training.log_steps import loggers_write_now, read_every_step
 from seqlab.training.metric_sums import Sums
 from seqlab.training.optim import build_optimizer, build_scheduler, clip_config, steps_per_optimizer_step
 
@@ -69,6 +74,9 @@ def split_time(batch: Any, k: int | None) -> list[Any]:
     raise TypeError(f"cannot split a batch of type {type(batch).__name__}")
 
 
+TRAIN_LOSS = "train/loss"
+
+
 class TBPTTModule(pl.LightningModule):
     """Base LightningModule of seqlab tasks. Subclasses implement ``train_chunk`` and ``eval_batch``."""
 
@@ -94,6 +102,9 @@ class TBPTTModule(pl.LightningModule):
         self.grad_alerts: list[tuple[int, str, float]] = []
         self.clip = clip_config(self.job.optimizer)
         self.tokens_seen = 0
+        self.train_loss: float | None = None  # the mean loss of the latest training batch that had one
+        self._train_loss_every_step = False  # something reads train/loss after every batch (on_train_start)
+        self._train_loss_unlogged: float | None = None  # this batch's loss, for on_train_batch_end to log
         self._train_state: State = None
         self._eval_state: State = None
         self._eval_sums = Sums(2)  # sum of loss x count, count (one evaluation pass at a time)
@@ -130,6 +141,9 @@ class TBPTTModule(pl.LightningModule):
         return self.train_chunk(batch, None)
 
     # ---- training --------------------------------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        self._train_loss_every_step = read_every_step(self.trainer, TRAIN_LOSS)
+
     def on_train_epoch_start(self) -> None:
         self._train_state = None
 
@@ -144,14 +158,15 @@ class TBPTTModule(pl.LightningModule):
             result = self.train_chunk(chunk, state)
             self.tokens_seen += result.tokens
             if result.loss is not None:
-                self._check_finite(result.loss)
+                loss = result.loss.item()
+                self._check_finite(loss)
                 if self.tbptt_accumulate:
                     self.manual_backward(result.loss * result.count)
                 else:
                     opt.zero_grad(set_to_none=True)
                     self.manual_backward(result.loss)
                     self.clip_and_step(opt, sched)
-                loss_sum += result.loss.item() * result.count
+                loss_sum += loss * result.count
                 count += result.count
             state = detach_state(result.state)
         if self.tbptt_accumulate and count:
@@ -160,8 +175,23 @@ class TBPTTModule(pl.LightningModule):
                     param.grad.div_(count)
             self.clip_and_step(opt, sched)
         self._train_state = state if self.carry_state else None
+        self._train_loss_unlogged = None
         if count:
-            self.log("train/loss", loss_sum / count, prog_bar=True, on_step=True, on_epoch=False)
+            self.train_loss = loss_sum / count
+            if self._train_loss_every_step:
+                self._log_train_loss(self.train_loss)
+            else:
+                self._train_loss_unlogged = self.train_loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Hand ``train/loss`` to Lightning when its loggers will write it (every callback's hook has run, so a
+        stop one of them asked for at this batch counts)."""
+        if self._train_loss_unlogged is not None and loggers_write_now(self.trainer):
+            self._log_train_loss(self._train_loss_unlogged)
+        self._train_loss_unlogged = None
+
+    def _log_train_loss(self, value: float) -> None:
+        self.log(TRAIN_LOSS, value, prog_bar=True, on_step=True, on_epoch=False)
 
     def clip_and_step(self, opt: Any, sched: Any) -> None:
         """Clip (by norm and/or value, through Lightning so precision plugins unscale first), then step."""
@@ -193,10 +223,11 @@ class TBPTTModule(pl.LightningModule):
             if not math.isfinite(norm) or norm > self.explode_threshold:
                 self.grad_alerts.append((int(self.global_step), name, norm))
 
-    def _check_finite(self, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
+    def _check_finite(self, loss: float | torch.Tensor) -> None:
+        value = float(loss)
+        if not math.isfinite(value):
             raise TrainingDiverged(
-                f"training stopped: non-finite loss ({loss.item()}) at step {self.global_step}; "
+                f"training stopped: non-finite loss ({value}) at step {self.global_step}; "
                 "the last good checkpoint is kept (try a lower optimizer.lr or optimizer.clip_grad_norm)",
                 step=int(self.global_step),
             )
