@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import SHARED_DATA, compose_config
 
-from seqlab.data.batching import BucketBatchSampler, collate_labelled, pad_sequences
+from seqlab.data.batching import BucketBatchSampler, LabelledSequences, collate_labelled, pad_sequences
 from seqlab.data.tokenize import tokenize
 from seqlab.data.vocab import GENERATE, Vocab
 from seqlab.models.baselines import BagOfWords, BagOfWordsConfig, ConvConfig, ConvEncoder
@@ -20,6 +20,7 @@ from seqlab.tasks.sentiment.data import (
 from seqlab.tasks.sentiment.metrics import accuracy, confusion_matrix, macro_f1, plot_confusion
 from seqlab.tasks.sentiment.module import SentimentModule
 from seqlab.tasks.sentiment.task import SentimentTask, task_config
+from seqlab.training.ddp import RankAwareData
 
 WORDS = ["good", "bad", "film", "plot", "actor", "great", "awful", "the", "a", "!"]
 
@@ -265,3 +266,31 @@ def test_a_generating_vocabulary_has_bos_and_eos_after_pad_and_unk():
 def test_pad_sequences_pads_to_the_longest_and_keeps_lengths():
     ids, lengths = pad_sequences([torch.tensor([5, 6, 7]), torch.tensor([8])], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and lengths.tolist() == [3, 1]
+
+
+def test_labelled_sequences_gather_the_batches_collate_would_make():
+    rng = random.Random(0)
+    seqs = [torch.randint(2, 50, (rng.randint(1, 12),)) for _ in range(40)]
+    seqs[-1] = torch.randint(2, 50, (30,))  # the longest last: its row's gather reads past the other sequences
+    labels = torch.tensor([rng.randint(0, 2) for _ in seqs])
+    split = LabelledSequences(seqs, labels)
+    assert len(split) == 40 and split.lengths == [len(s) for s in seqs]
+    assert torch.equal(split[7][0], seqs[7]) and split[7][1] == int(labels[7])
+    for indices in ([39], [3], [0, 39, 5], rng.sample(range(40), 16), list(range(40))):
+        got = split.batch(indices)
+        want = collate_labelled([(seqs[i], int(labels[i])) for i in indices])
+        assert all(torch.equal(g, w) for g, w in zip(got, want)), indices
+
+
+def test_a_loader_of_labelled_sequences_serves_the_samplers_batches_in_its_order():
+    rng = random.Random(1)
+    seqs = [torch.randint(2, 50, (rng.randint(1, 20),)) for _ in range(50)]
+    labels = torch.tensor([i % 3 for i in range(50)])
+    split = LabelledSequences(seqs, labels)
+    loader = RankAwareData().bucket_loader(split, split.lengths, 8, 2, shuffle=True, seed=4, collate=None)
+    order = list(BucketBatchSampler(split.lengths, 8, 2, shuffle=True, seed=4))
+    batches = list(loader)
+    assert len(batches) == len(loader) == len(order) == 7
+    for batch, indices in zip(batches, order):
+        want = collate_labelled([(seqs[i], int(labels[i])) for i in indices])
+        assert all(torch.equal(g, w) for g, w in zip(batch, want))

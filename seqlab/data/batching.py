@@ -24,6 +24,58 @@ def collate_labelled(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tenso
     return ids, lengths, torch.tensor([y for _, y in items], dtype=torch.long)
 
 
+class LabelledSequences:
+    """Id sequences with a class label each, stored end to end in one tensor.
+
+    ``split[i]`` is ``(ids (T_i,), label)``; ``split.batch(indices)`` is ``collate_labelled([split[i] for i in
+    indices])``, ``(ids (B, T_max) padded with 0, lengths (B,), labels (B,))``, gathered in a few tensor operations
+    instead of a Python loop over the rows (a loader of these skips per-example collation: 35 against ~250 us for
+    32 sentences). ``lengths`` (a list) is what :class:`BucketBatchSampler` sorts by."""
+
+    def __init__(self, ids: Sequence[torch.Tensor], labels: torch.Tensor) -> None:
+        self.lengths = [len(x) for x in ids]
+        self.labels = labels
+        self._lengths = torch.tensor(self.lengths, dtype=torch.long)
+        self._starts = self._lengths.cumsum(0) - self._lengths
+        longest = max(self.lengths, default=0)
+        # a row's gather may run past the last sequence by up to `longest` steps: they read padding
+        self._flat = torch.cat([*ids, torch.zeros(longest, dtype=torch.long)]) if ids else torch.zeros(0).long()
+        self.ids = self._flat.split([*self.lengths, longest])[:-1] if ids else ()  # views, no copies
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.ids[i], int(self.labels[i])
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        lengths = self._lengths[rows]
+        steps = torch.arange(int(lengths.max()))
+        ids = self._flat[self._starts[rows, None] + steps]
+        ids.masked_fill_(steps >= lengths[:, None], 0)
+        return ids, lengths, self.labels[rows]
+
+
+class WholeBatches:
+    """A map-style dataset of batches: item ``indices`` (a list, from a batch sampler used as the loader's
+    ``sampler`` with ``batch_size=None``) is ``split.batch(indices)``."""
+
+    def __init__(self, split: LabelledSequences) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.split.batch(indices)
+
+
+def as_is(batch: object) -> object:
+    """The collate function of a loader over :class:`WholeBatches`: the batch is made already."""
+    return batch
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Shuffled batches of similar length: shuffle, cut into pools of ``bucket`` batches, sort each pool by length,
     batch it, shuffle the batches. ``shuffle=False`` (evaluation) sorts by length, batches, and puts the batches in

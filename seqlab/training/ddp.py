@@ -140,22 +140,26 @@ class RankAwareData(pl.LightningDataModule):
     def bucket_loader(
         self, dataset: Any, lengths: list[int], batch_size: int, bucket: int, shuffle: bool, seed: int, collate: Any
     ) -> Any:
-        """A loader of ``dataset`` in batches of similar ``lengths`` (``BucketBatchSampler``), this rank's share."""
+        """A loader of ``dataset`` in batches of similar ``lengths`` (``BucketBatchSampler``), this rank's share.
+        A :class:`~seqlab.data.batching.LabelledSequences` gathers each batch itself (``collate`` is not used)."""
         from torch.utils.data import DataLoader
 
-        from seqlab.data.batching import BucketBatchSampler
+        from seqlab.data.batching import BucketBatchSampler, LabelledSequences, WholeBatches, as_is
 
         rank, world = rank_and_world(self.trainer)
         sampler = BucketBatchSampler(lengths, batch_size, bucket, shuffle, seed=seed, rank=rank, world=world)
+        if isinstance(dataset, LabelledSequences):
+            return DataLoader(WholeBatches(dataset), sampler=sampler, batch_size=None, collate_fn=as_is)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
 
 class BucketedSplits(RankAwareData):
     """Train/val/test loaders in batches of similar length, each rank its share (``shards_itself``).
 
-    A subclass sets ``collate`` (``staticmethod``) and fills ``self.splits[name]`` (a dataset with ``.lengths``) in
-    ``prepare()``; its ``cfg`` has ``batch_size``, ``bucket_batches`` and ``data.split_seed``. Training batches are
-    shuffled by bucket, evaluation batches are not."""
+    A subclass fills ``self.splits[name]`` (a dataset with ``.lengths``) in ``prepare()`` and sets ``collate``
+    (``staticmethod``) unless its splits are :class:`~seqlab.data.batching.LabelledSequences`, which gather their own
+    batches; its ``cfg`` has ``batch_size``, ``bucket_batches`` and ``data.split_seed``. Training batches are shuffled
+    by bucket, evaluation batches are not."""
 
     shards_itself = True
     collate: Any = None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data.batching import collate_labelled
+from seqlab.data.batching import LabelledSequences
 from seqlab.data.locate import locate
 from seqlab.data.text_files import utf8_or_error
 from seqlab.data.tokenize import tokenize
@@ -168,20 +168,6 @@ def subsample(rows: Rows, limit: int | None, seed: int) -> Rows:
     return [rows[i] for i in index]
 
 
-class Encoded:
-    """One split as truncated id tensors plus class ids."""
-
-    def __init__(self, ids: list[torch.Tensor], labels: torch.Tensor) -> None:
-        self.ids, self.labels = ids, labels
-        self.lengths = [len(x) for x in ids]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.ids[i], int(self.labels[i])
-
-
 def encode_ids(tokens: list[str], vocab: Vocab, max_len: int, truncate: str) -> torch.Tensor:
     """Ids of at most ``max_len`` tokens (the first ones for ``head``, the last ones for ``tail``); never empty."""
     tokens = tokens[:max_len] if truncate == "head" else tokens[-max_len:]
@@ -194,14 +180,12 @@ class SentimentDataModule(BucketedSplits):
     Its batch sampler shards by rank itself (``shards_itself``), so the run turns off Lightning's
     ``use_distributed_sampler``, which cannot wrap a custom batch sampler."""
 
-    collate = staticmethod(collate_labelled)
-
     def __init__(self, cfg) -> None:
         super().__init__()
         self.cfg = cfg
         self.vocab: Vocab | None = None
         self.classes: list[str] = []
-        self.splits: dict[str, Encoded] = {}
+        self.splits: dict[str, LabelledSequences] = {}
 
     def prepare(self) -> tuple[Vocab, list[str]]:
         """The vocabulary (train split only) and the class labels."""
@@ -234,5 +218,5 @@ class SentimentDataModule(BucketedSplits):
         self.vocab = Vocab.build(tokens["train"], self.cfg.vocab.max_size, self.cfg.vocab.min_freq)
         for name, rows in (("train", train), ("val", val), ("test", test)):
             ids = [encode_ids(t, self.vocab, self.cfg.max_len, self.cfg.truncate) for t in tokens[name]]
-            self.splits[name] = Encoded(ids, torch.tensor([index[label] for _, label in rows]))
+            self.splits[name] = LabelledSequences(ids, torch.tensor([index[label] for _, label in rows]))
         return self.vocab, self.classes
