@@ -16,6 +16,12 @@ of the model on both sides, skips ``warmup`` batches and counts the next ``steps
 over rounds of seqlab / plain throughput and its spread (min-max). Goal: >= 0.95 (char LM >= 0.98). Both sides use
 ``threads`` torch threads (seqlab's ``hardware.threads=auto`` would give cores away to other seqlab runs).
 
+The third side, **Lightning alone**, splits the gap: the plain loop's step written as a bare LightningModule
+(manual optimization: ``manual_backward``, ``clip_gradients``, the optimizer's step) fitted by a bare Trainer (no
+logger, no checkpoint, no callback but the pairing one) on the same batches, collated beforehand, interleaved with
+its own plain loop the same way. Lightning alone / plain is the cost of Lightning's loop; seqlab / plain below it is
+seqlab's own (its loaders, TBPTT module, callbacks and metrics).
+
 Usage: SEQLAB_DATA_DIR=../shared/data python benchmarks/overhead.py [rows=all] [steps=20] [warmup=3] [rounds=3]
        [threads=0 (torch's default; both sides)] [out=overhead]
 """
@@ -53,6 +59,7 @@ COLUMNS = {
     "row": "{name}",
     "plain loop tok/s": "{plain_tok_s:,.0f}",
     "seqlab tok/s": "{seqlab_tok_s:,.0f}",
+    "Lightning alone / plain": "{lightning_ratio_median:.3f}",
     "seqlab / plain (median)": "{ratio_median:.3f}",
     "rounds min-max": "{ratio_min:.3f}-{ratio_max:.3f}",
     "goal": "{goal:.2f}",
@@ -82,6 +89,32 @@ class PlainLoop:
         self.opt.step()
         self.state = detach_state(state)
         return self.row.tokens(batch)
+
+
+class LightningAlone(pl.LightningModule):
+    """The plain loop's step as a bare LightningModule: Lightning's loop and its manual-optimization calls, nothing
+    of seqlab's."""
+
+    def __init__(self, module: Any, row: Row, cfg: Any) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.net, self.row, self.cfg = module, row, cfg
+        self.clip = float(cfg.optimizer.clip_grad_norm)
+        self.state: Any = None
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        opt = self.optimizers()
+        loss, state = self.row.loss(self.net, batch, self.state)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self.clip_gradients(opt, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
+        opt.step()
+        self.state = detach_state(state)
+
+    def configure_optimizers(self) -> Any:
+        from seqlab.training.optim import build_optimizer
+
+        return build_optimizer([p for p in self.net.parameters() if p.requires_grad], self.cfg.optimizer)
 
 
 class Paired(pl.Callback):
@@ -128,6 +161,29 @@ def paired_round(module: Any, batches: list[Any], data: Any, row: Row, cfg: Any,
     return paired.plain_tokens / paired.plain_s, paired.seqlab_tokens / paired.seqlab_s
 
 
+def lightning_round(module: Any, batches: list[Any], row: Row, cfg: Any, warmup: int, steps: int):
+    """(plain tok/s, Lightning-alone tok/s) of one bare fit with the plain loop interleaved batch by batch."""
+    from torch.utils.data import DataLoader
+
+    from seqlab.data.batching import as_is
+
+    pl.seed_everything(0, verbose=False)
+    paired = Paired(PlainLoop(copy.deepcopy(module), batches, row, cfg), row.tokens, warmup, steps)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=warmup + steps + 1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[paired],
+    )
+    loader = DataLoader(batches, batch_size=None, collate_fn=as_is)
+    trainer.fit(LightningAlone(copy.deepcopy(module), row, cfg), train_dataloaders=loader)
+    return paired.plain_tokens / paired.plain_s, paired.seqlab_tokens / paired.seqlab_s
+
+
 def measure(row: Row, steps: int, warmup: int, rounds: int, threads: int) -> dict[str, Any]:
     """Alternating rounds of one row; each round trains a fresh copy of the same initial model. Both sides run
     ``threads`` torch threads (seqlab's ``hardware.threads=auto`` would share the cores with other seqlab runs on
@@ -140,19 +196,23 @@ def measure(row: Row, steps: int, warmup: int, rounds: int, threads: int) -> dic
     module, data = registry.get_task(cfg.task.name).build(cfg)
     data.setup("fit")
     pl.seed_everything(0, verbose=False)
-    batches = list(itertools.islice(data.train_dataloader(), warmup + steps))  # the batches seqlab's first epoch sees
-    plain, ours = [], []
+    # the batches seqlab's first epoch sees (one more for Lightning alone: its fit, too, closes the last interval)
+    batches = list(itertools.islice(data.train_dataloader(), warmup + steps + 1))
+    plain, ours, alone = [], [], []
     for r in range(rounds):
         torch.set_num_threads(threads)
-        plain_tok_s, seqlab_tok_s = paired_round(module, batches, data, row, cfg, warmup, steps)
+        plain_tok_s, seqlab_tok_s = paired_round(module, batches[:-1], data, row, cfg, warmup, steps)
         plain.append(plain_tok_s)
         ours.append(seqlab_tok_s)
+        alone.append(lightning_round(module, batches, row, cfg, warmup, steps))
         print(
             f"{row.name} round {r}: plain {plain[-1]:,.0f} tok/s  seqlab {ours[-1]:,.0f} tok/s  "
-            f"ratio {ours[-1] / plain[-1]:.3f}  load {os.getloadavg()[0]:.1f}",
+            f"ratio {ours[-1] / plain[-1]:.3f}  Lightning alone {alone[-1][1] / alone[-1][0]:.3f}  "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     ratios = [o / p for o, p in zip(ours, plain)]
+    lightning_ratios = [a / p for p, a in alone]
     return {
         "name": row.name,
         "overrides": row.overrides,
@@ -165,6 +225,8 @@ def measure(row: Row, steps: int, warmup: int, rounds: int, threads: int) -> dic
         "plain": plain,
         "seqlab": ours,
         "ratios": ratios,
+        "lightning_ratio_median": statistics.median(lightning_ratios),
+        "lightning_ratios": lightning_ratios,
     }
 
 

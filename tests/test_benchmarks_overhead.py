@@ -39,6 +39,7 @@ def test_every_row_runs_with_tiny_settings(overhead, tmp_path):
         assert row["plain_tok_s"] > 0 and row["seqlab_tok_s"] > 0, row["name"]
         assert len(row["ratios"]) == 1 and math.isfinite(row["ratio_median"]) and row["ratio_median"] > 0
         assert row["ratio_min"] <= row["ratio_median"] <= row["ratio_max"]
+        assert len(row["lightning_ratios"]) == 1 and row["lightning_ratio_median"] > 0
         assert row["goal"] == (0.98 if row["name"] == "charlm" else 0.95)
 
 
@@ -48,3 +49,4 @@ def test_a_chosen_row_only(overhead, tmp_path):
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert [row["name"] for row in rows] == ["charlm"]
     assert rows[0]["plain_tok_s"] > 0 and rows[0]["seqlab_tok_s"] > 0
+    assert math.isfinite(rows[0]["lightning_ratio_median"]) and rows[0]["lightning_ratio_median"] > 0
