@@ -8,15 +8,30 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 ROWS = ["charlm", "wordlm_full", "wordlm_adaptive", "translate", "caption", "sentiment"]
+# the rows that read a data set (the word LMs and captioning generate theirs when it is missing)
+DATA = {
+    "charlm": "tinyshakespeare/input.txt",
+    "translate": "eng-fra/eng-fra.txt",
+    "sentiment": "sentiment-labelled-sentences",
+}
 
 
 @pytest.fixture
 def overhead(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     return importlib.import_module("overhead")
+
+
+def needs_data(monkeypatch, *rows: str) -> None:
+    """Point the benchmark at the shared data sets, or skip naming what is missing."""
+    missing = [DATA[row] for row in rows if row in DATA and not (SHARED_DATA / DATA[row]).exists()]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} under {SHARED_DATA} (set SEQLAB_DATA_DIR)")
+    monkeypatch.setenv("SEQLAB_DATA_DIR", str(SHARED_DATA))
 
 
 def test_unknown_row_is_one_error_line(overhead, tmp_path, capsys):
@@ -29,7 +44,8 @@ def test_unknown_row_is_one_error_line(overhead, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_every_row_runs_with_tiny_settings(overhead, tmp_path):
+def test_every_row_runs_with_tiny_settings(overhead, tmp_path, monkeypatch):
+    needs_data(monkeypatch, *ROWS)
     out = tmp_path / "overhead"
     overhead.main(["steps=2", "warmup=1", "rounds=1", "threads=1", f"out={out}"])
     data = json.loads(out.with_suffix(".json").read_text())
@@ -43,7 +59,8 @@ def test_every_row_runs_with_tiny_settings(overhead, tmp_path):
         assert row["goal"] == (0.98 if row["name"] == "charlm" else 0.95)
 
 
-def test_a_chosen_row_only(overhead, tmp_path):
+def test_a_chosen_row_only(overhead, tmp_path, monkeypatch):
+    needs_data(monkeypatch, "charlm")
     out = tmp_path / "one"
     overhead.main(["rows=charlm", "steps=1", "warmup=1", "rounds=1", "threads=1", f"out={out}"])
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
