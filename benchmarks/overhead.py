@@ -118,11 +118,13 @@ class LightningAlone(pl.LightningModule):
 
 
 class Paired(pl.Callback):
-    """Interleaves the plain loop with seqlab batch by batch: after each seqlab batch ends, one plain step runs.
+    """Interleaves the plain loop with a fit (seqlab's, or Lightning alone) batch by batch: after each batch of the
+    fit ends, one plain step runs.
 
-    seqlab's time for batch i is from its start to the start of batch i+1 (Lightning's loop, seqlab's hooks and
+    The fit's time for batch i is from its start to the start of batch i+1 (Lightning's loop, seqlab's hooks and
     loader included) less the plain step run in between; the first ``warmup`` batches of both are not counted,
-    nor anything after ``warmup + steps`` batches (the fit runs one batch more, to close the last interval)."""
+    nor anything after ``warmup + steps`` batches (the fit runs one batch more, to close the last interval; the
+    plain loop takes only the first ``warmup + steps`` batches)."""
 
     def __init__(self, plain: PlainLoop, tokens: Any, warmup: int, steps: int) -> None:
         self.plain, self.count_tokens, self.warmup, self.last = plain, tokens, warmup, warmup + steps
@@ -148,6 +150,10 @@ class Paired(pl.Callback):
                 self.plain_s += self.plain_seconds
                 self.plain_tokens += tokens
 
+    def rates(self) -> tuple[float, float]:
+        """(plain tok/s, the fit's tok/s) over the counted batches."""
+        return self.plain_tokens / self.plain_s, self.seqlab_tokens / self.seqlab_s
+
 
 def paired_round(module: Any, batches: list[Any], data: Any, row: Row, cfg: Any, warmup: int, steps: int):
     """(plain tok/s, seqlab tok/s) of one fit with the plain loop interleaved batch by batch."""
@@ -158,7 +164,7 @@ def paired_round(module: Any, batches: list[Any], data: Any, row: Row, cfg: Any,
     with tempfile.TemporaryDirectory() as tmp:
         trainer = build_trainer(cfg, Path(tmp), extra_callbacks=[paired])
         trainer.fit(copy.deepcopy(module), datamodule=data)
-    return paired.plain_tokens / paired.plain_s, paired.seqlab_tokens / paired.seqlab_s
+    return paired.rates()
 
 
 def lightning_round(module: Any, batches: list[Any], row: Row, cfg: Any, warmup: int, steps: int):
@@ -181,7 +187,7 @@ def lightning_round(module: Any, batches: list[Any], row: Row, cfg: Any, warmup:
     )
     loader = DataLoader(batches, batch_size=None, collate_fn=as_is)
     trainer.fit(LightningAlone(copy.deepcopy(module), row, cfg), train_dataloaders=loader)
-    return paired.plain_tokens / paired.plain_s, paired.seqlab_tokens / paired.seqlab_s
+    return paired.rates()
 
 
 def measure(row: Row, steps: int, warmup: int, rounds: int, threads: int) -> dict[str, Any]:
@@ -201,7 +207,7 @@ def measure(row: Row, steps: int, warmup: int, rounds: int, threads: int) -> dic
     plain, ours, alone = [], [], []
     for r in range(rounds):
         torch.set_num_threads(threads)
-        plain_tok_s, seqlab_tok_s = paired_round(module, batches[:-1], data, row, cfg, warmup, steps)
+        plain_tok_s, seqlab_tok_s = paired_round(module, batches, data, row, cfg, warmup, steps)
         plain.append(plain_tok_s)
         ours.append(seqlab_tok_s)
         alone.append(lightning_round(module, batches, row, cfg, warmup, steps))

@@ -104,7 +104,8 @@ class TBPTTModule(pl.LightningModule):
         self.tokens_seen = 0
         self.train_loss: float | None = None  # the mean loss of the latest training batch that had one
         self._train_loss_every_step = False  # something reads train/loss after every batch (on_train_start)
-        self._train_loss_unlogged: float | None = None  # this batch's loss, for on_train_batch_end to log
+        # set by training_step; on_train_batch_end logs it or not, then clears it
+        self._train_loss_unlogged: float | None = None
         self._train_state: State = None
         self._eval_state: State = None
         self._eval_sums = Sums(2)  # sum of loss x count, count (one evaluation pass at a time)
@@ -175,7 +176,6 @@ class TBPTTModule(pl.LightningModule):
                     param.grad.div_(count)
             self.clip_and_step(opt, sched)
         self._train_state = state if self.carry_state else None
-        self._train_loss_unlogged = None
         if count:
             self.train_loss = loss_sum / count
             if self._train_loss_every_step:
